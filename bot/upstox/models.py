@@ -1,0 +1,191 @@
+"""Typed requests and responses of the Upstox endpoints the bot uses.
+
+Every response model keeps unknown fields (`extra="allow"`, e.g. `user_id` on the IP
+read), because the docs, the SDK and the OpenAPI disagree on what is there. Tokens are
+`SecretStr`, so they never show in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
+
+from bot.ist import IST, parse_upstox_timestamp
+from bot.upstox.errors import ApiErrorDetail
+
+__all__ = [
+    "AccessTokenRequestBody",
+    "AccessTokenRequestStarted",
+    "ApiErrorDetail",
+    "ErrorEnvelope",
+    "NotifierPayload",
+    "Profile",
+    "StaticIpUpdateResult",
+    "StaticIps",
+    "SuccessEnvelope",
+    "TokenExchangeRequest",
+    "TokenResponse",
+    "UpdateStaticIpsRequest",
+]
+
+
+def _epoch_ms_or_timestamp(value: Any) -> Any:
+    """Epoch milliseconds (as Upstox sends them: a digit string) or an ISO/Upstox timestamp."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, UTC)
+        return parse_upstox_timestamp(text)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=IST)
+    return value
+
+
+EpochMsDatetime = Annotated[datetime, BeforeValidator(_epoch_ms_or_timestamp)]
+
+
+class _UpstoxModel(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+_TIMESTAMP_FIELDS = ("primary_ip_updated_at", "secondary_ip_updated_at")
+
+
+class StaticIps(_UpstoxModel):
+    """`data` of GET /v2/user/ip. Timestamps are IST wall time; the raw string is kept."""
+
+    primary_ip: str | None = None
+    secondary_ip: str | None = None
+    primary_ip_updated_at: datetime | None = None
+    secondary_ip_updated_at: datetime | None = None
+    primary_ip_updated_at_raw: str | None = None
+    secondary_ip_updated_at_raw: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_timestamps(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name in _TIMESTAMP_FIELDS:
+            value = data.get(name)
+            if isinstance(value, str):
+                data.setdefault(f"{name}_raw", value)
+                try:
+                    data[name] = parse_upstox_timestamp(value) if value.strip() else None
+                except ValueError:
+                    # An unreadable timestamp must not hide the IPs; the raw string stays.
+                    data[name] = None
+            elif isinstance(value, datetime) and value.tzinfo is None:
+                data[name] = value.replace(tzinfo=IST)
+        return data
+
+    @property
+    def last_changed_at(self) -> datetime | None:
+        """The later of the two change times: the start of the weekly lock."""
+        moments = [m for m in (self.primary_ip_updated_at, self.secondary_ip_updated_at) if m]
+        return max(moments) if moments else None
+
+
+class StaticIpUpdateResult(StaticIps):
+    """`data` of PUT /v2/user/ip. Treat every token as dead even when the flag is missing."""
+
+    access_tokens_invalidated: bool | None = None
+
+
+class Profile(_UpstoxModel):
+    user_id: str
+    user_name: str | None = None
+    email: str | None = None
+    is_active: bool | None = None
+
+
+class TokenResponse(_UpstoxModel):
+    """The flat JSON of POST /v2/login/authorization/token (no `expires_in`)."""
+
+    access_token: SecretStr
+    user_id: str
+    user_name: str | None = None
+    extended_token: SecretStr | None = None
+
+
+class AccessTokenRequestStarted(_UpstoxModel):
+    authorization_expiry: EpochMsDatetime
+    notifier_url: str | None = None
+
+
+class NotifierPayload(_UpstoxModel):
+    """What Upstox POSTs to the notifier URL when the user approves an Access Token Request."""
+
+    client_id: str
+    user_id: str
+    access_token: SecretStr
+    token_type: str | None = None
+    expires_at: EpochMsDatetime | None = None
+    issued_at: EpochMsDatetime | None = None
+    message_type: str
+
+
+class UpdateStaticIpsRequest(BaseModel):
+    """Body of PUT /v2/user/ip. Both fields are always sent; `null` secondary when None."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    primary_ip: str
+    secondary_ip: str | None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"primary_ip": self.primary_ip, "secondary_ip": self.secondary_ip}
+
+
+class TokenExchangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    client_id: str
+    client_secret: SecretStr
+    redirect_uri: str
+    grant_type: str = "authorization_code"
+
+    def to_form(self) -> dict[str, str]:
+        return {
+            "code": self.code,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret.get_secret_value(),
+            "redirect_uri": self.redirect_uri,
+            "grant_type": self.grant_type,
+        }
+
+
+class AccessTokenRequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_secret: SecretStr
+
+    def to_json(self) -> dict[str, str]:
+        return {"client_secret": self.client_secret.get_secret_value()}
+
+
+DataT = TypeVar("DataT")
+
+
+class SuccessEnvelope(BaseModel, Generic[DataT]):
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    data: DataT
+
+
+class ErrorEnvelope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: str = "error"
+    errors: list[ApiErrorDetail] = []
