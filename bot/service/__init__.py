@@ -1,0 +1,1 @@
+"""Business rules with no Slack, HTTP or database in them."""
