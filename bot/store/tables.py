@@ -1,0 +1,139 @@
+"""Table definitions. New columns must be nullable or have a server default: see migrate."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+    text,
+)
+
+from bot.store.types import UtcDateTime
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    }
+)
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+change_requests = Table(
+    "change_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("requester_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("current_primary", String(64)),
+    Column("current_secondary", String(64)),
+    Column("proposed_primary", String(64), nullable=False),
+    Column("proposed_secondary", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", UtcDateTime),
+    Column("applied_at", UtcDateTime),
+    Column("failure_reason", Text),
+    Column("card_channel", String(64)),
+    Column("card_ts", String(64)),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # Equal to `account` while the request is open, NULL once closed: the unique index
+    # makes "at most one open request per account" hold across replicas, portably.
+    Column("open_slot", String(64)),
+    Index("ix_change_requests_account_state", "account", "state"),
+    Index("uq_change_requests_open_slot", "open_slot", unique=True),
+    Index("ix_change_requests_state_expires_at", "state", "expires_at"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("request_id", String(32)),
+    Column("event", String(32), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("details", Text, nullable=False, server_default=text("'{}'")),
+    # Both backends walk a b-tree backwards, so this serves "newest first" per account.
+    Index("ix_audit_events_account_id", "account", "id"),
+    Index("ix_audit_events_request_id", "request_id"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("obtained_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("obtained_via", String(16), nullable=False),
+    Column("user_id", String(64)),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("invalidated_reason", Text),
+)
+
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("nonce", String(128), primary_key=True),
+    Column("account", String(64), nullable=False),
+    Column("slack_user_id", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("consumed_at", UtcDateTime),
+)
+
+token_requests = Table(
+    "token_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account", String(64), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("completed_at", UtcDateTime),
+    Index("ix_token_requests_account_completed_at", "account", "completed_at"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("active", Boolean, nullable=False, server_default=false()),
+    Column("started_at", UtcDateTime),
+    Column("cleared_at", UtcDateTime),
+    Column("last_posted_at", UtcDateTime),
+    Column("details", Text, nullable=False, server_default=text("'{}'")),
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_processed_events_created_at", "created_at"),
+)
