@@ -1,0 +1,78 @@
+"""Entry point: `python -m bot` / `staticip-bot` serves the bot; `staticip-bot emulator` runs
+the local Upstox emulator."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from bot.config import SettingsError, load_settings
+from bot.log import configure_logging
+
+log = logging.getLogger("bot")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind ourselves so that port 0 works and the real port can be announced."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        for problem in error.problems:
+            print(f"configuration error: {problem}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.secret_values())
+
+    from bot.web import create_app  # imported late: start-up errors above stay cheap
+
+    app = create_app(settings)
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as error:
+        print(f"cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
+        return 2
+    host, port = sock.getsockname()[:2]
+    log.info("listening on http://%s:%s", host, port)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="staticip-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="serve the bot (the default)")
+    sub.add_parser("emulator", help="run the local Upstox emulator", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "emulator":
+        from bot.upstox.emulator import main as emulator_main
+
+        return emulator_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

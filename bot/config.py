@@ -1,0 +1,251 @@
+"""The one settings model. Nothing else in the bot reads the environment.
+
+Values come from environment variables and an optional `.env` file. A missing or malformed
+value stops start-up with one readable line per problem (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from typing import Annotated, Any
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_DURATION_PART = re.compile(r"(\d+)\s*(d|h|m|s)")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Accept `90` (seconds), `45s`, `30m`, `24h`, `1d`, `1h30m` or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        if text.isdigit():
+            seconds = float(text)
+        else:
+            parts = _DURATION_PART.findall(text)
+            if not parts or _DURATION_PART.sub("", text).strip():
+                raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 30m, 24h, 1h30m)")
+            unit = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+            seconds = float(sum(int(n) * unit[u] for n, u in parts))
+    if seconds <= 0:
+        raise ValueError("must be a positive duration")
+    return timedelta(seconds=seconds)
+
+
+def _split_ids(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        items = [str(v) for v in value]
+    else:
+        items = str(value).split(",")
+    return [item.strip() for item in items if item.strip()]
+
+
+Duration = Annotated[timedelta, NoDecode]
+IdList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
+    )
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=0, le=65535)
+    log_level: str = "INFO"
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api/")
+    slack_approval_channel: str
+    slack_approvers: IdList
+    slack_requesters: IdList = Field(default_factory=list)
+
+    upstox_client_id: str = Field(min_length=1)
+    upstox_client_secret: SecretStr
+    upstox_redirect_uri: AnyHttpUrl
+    upstox_access_token: SecretStr | None = None
+    upstox_base_url: AnyHttpUrl = AnyHttpUrl("https://api.upstox.com")
+    upstox_timeout: Duration = timedelta(seconds=10)
+
+    database_url: str = "sqlite:///staticip-bot.db"
+    bot_secret_key: SecretStr | None = None
+    approval_ttl: Duration = timedelta(hours=24)
+    public_ip_url: AnyHttpUrl | None = None
+
+    allow_non_public_ips: bool = False
+    check_interval: Duration = timedelta(minutes=5)
+    morning_reminder_at: time = time(9, 0)
+    approver_cache_ttl: Duration = timedelta(seconds=120)
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_prefix(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError('must be a bot token starting with "xoxb-"')
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_prefix(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith("xapp-"):
+            raise ValueError('must be an app-level token starting with "xapp-"')
+        return value
+
+    @field_validator("slack_signing_secret", "upstox_access_token", "bot_secret_key")
+    @classmethod
+    def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("slack_approval_channel")
+    @classmethod
+    def _channel_id(cls, value: str) -> str:
+        if not CHANNEL_ID.match(value):
+            raise ValueError("must be a channel ID like C0123ABCD (not a #name)")
+        return value
+
+    @field_validator("slack_approvers", "slack_requesters", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> list[str]:
+        return _split_ids(value)
+
+    @field_validator("slack_approvers")
+    @classmethod
+    def _approver_ids(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one approver (user ID U…/W… or user-group ID S…)")
+        bad = [v for v in value if not (USER_ID.match(v) or GROUP_ID.match(v))]
+        if bad:
+            raise ValueError(f"not a user ID (U…/W…) or user-group ID (S…): {', '.join(bad)}")
+        return value
+
+    @field_validator("slack_requesters")
+    @classmethod
+    def _requester_ids(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not (USER_ID.match(v) or GROUP_ID.match(v))]
+        if bad:
+            raise ValueError(f"not a user ID (U…/W…) or user-group ID (S…): {', '.join(bad)}")
+        return value
+
+    @field_validator(
+        "upstox_timeout", "approval_ttl", "check_interval", "approver_cache_ttl", mode="before"
+    )
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ValueError("must be sqlite:///path/to/file.db or postgresql://user@host/db")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @model_validator(mode="after")
+    def _mode_requirements(self) -> Settings:
+        if self.slack_app_token is None and self.slack_signing_secret is None:
+            raise ValueError(
+                "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN "
+                "for Socket Mode)"
+            )
+        if self.is_postgres and self.bot_secret_key is None:
+            raise ValueError(
+                "BOT_SECRET_KEY is required with PostgreSQL: every replica must share it"
+            )
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql"))
+
+    @property
+    def account(self) -> str:
+        """The Upstox account this bot guards; keyed by the app's client id."""
+        return self.upstox_client_id
+
+    @property
+    def slack_api_base(self) -> str:
+        url = str(self.slack_api_url)
+        return url if url.endswith("/") else url + "/"
+
+    @property
+    def upstox_base(self) -> str:
+        return str(self.upstox_base_url).rstrip("/")
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log redactor."""
+        secrets = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.upstox_client_secret,
+            self.upstox_access_token,
+            self.bot_secret_key,
+        ]
+        return [s.get_secret_value() for s in secrets if s is not None]
+
+
+class SettingsError(Exception):
+    """Start-up configuration problems, one readable line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _problem_lines(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"]).upper()
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        if item["type"] == "missing":
+            message = "is required but not set"
+        lines.append(f"{field}: {message}" if field else message)
+    return lines
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (and `.env`), raising SettingsError on problems."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_problem_lines(error)) from None

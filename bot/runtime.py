@@ -1,0 +1,86 @@
+"""The objects one running bot shares: settings, clock, store, Upstox client, Slack client.
+
+Built once per process by `bot.web.create_app`; listeners, routes and jobs receive it
+explicitly instead of reaching for globals, so tests can run several bots in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import SecretStr
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.ist import Clock, system_clock
+from bot.log import redactor
+from bot.secret_key import resolve_secret_key
+from bot.store.database import Database, open_database
+from bot.upstox import UpstoxClient
+
+log = logging.getLogger(__name__)
+
+
+def make_slack_client(settings: Settings) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_base,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+class NotStartedError(RuntimeError):
+    pass
+
+
+class Runtime:
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.slack = make_slack_client(settings)
+        self.upstox = UpstoxClient(
+            settings.upstox_base, timeout=settings.upstox_timeout.total_seconds()
+        )
+        self._db: Database | None = None
+        self._secret_key: SecretStr | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise NotStartedError("runtime not started")
+        return self._db
+
+    @property
+    def secret_key(self) -> SecretStr:
+        if self._secret_key is None:
+            raise NotStartedError("runtime not started")
+        return self._secret_key
+
+    async def start(self) -> None:
+        self._secret_key = resolve_secret_key(self.settings)
+        redactor.add([self._secret_key.get_secret_value()])
+        self._db = await open_database(
+            self.settings.database_url,
+            clock=self.clock,
+            secret_key=self._secret_key.get_secret_value(),
+        )
+
+    async def stop(self) -> None:
+        await self.upstox.aclose()
+        if self._db is not None:
+            await self._db.close()
+
+    async def database_reachable(self) -> bool:
+        if self._db is None:
+            return False
+        return await self._db.ping()

@@ -1,0 +1,25 @@
+"""Builds the Bolt AsyncApp with every value passed explicitly (Bolt would read env vars)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.runtime import Runtime
+from bot.slack import commands
+
+
+def build_bolt_app(runtime: Runtime) -> AsyncApp:
+    settings = runtime.settings
+    signing_secret = settings.slack_signing_secret
+    app = AsyncApp(
+        client=runtime.slack,
+        # An explicit "" (never None) keeps Bolt from reading SLACK_SIGNING_SECRET itself.
+        signing_secret=signing_secret.get_secret_value() if signing_secret else "",
+        request_verification_enabled=not settings.socket_mode,
+        process_before_response=False,
+        logger=logging.getLogger("bot.slack.bolt"),
+    )
+    commands.register(app, runtime)
+    return app

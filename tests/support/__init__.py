@@ -1,0 +1,1 @@
+"""Test helpers shared by every suite: fake Slack, signed requests, bot runners."""

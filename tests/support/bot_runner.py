@@ -1,0 +1,184 @@
+"""Run the real bot for tests: in-process (uvicorn in a thread, injectable clock) or as a
+subprocess (`python -m bot`, exactly as a user starts it). Both listen on 127.0.0.1 port 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from bot.config import Settings
+from bot.ist import Clock, system_clock
+from bot.runtime import Runtime
+from bot.web import create_app
+from tests.support.slack_requests import SIGNING_SECRET
+
+APPROVAL_CHANNEL = "CAPPROVALS"
+APPROVERS = "UAPPROVER1,UAPPROVER2,SAPPROVERS"
+SLACK_BOT_TOKEN = "xoxb-test-bot-token-1234567890"
+UPSTOX_CLIENT_ID = "test-client-id"
+UPSTOX_CLIENT_SECRET = "test-client-secret-abcdef"
+BOT_SECRET_KEY = "test-bot-secret-key-0123456789abcdef0123456789"
+
+
+def bot_env(
+    *,
+    slack_api_url: str,
+    upstox_base_url: str,
+    database_url: str,
+    redirect_uri: str = "http://127.0.0.1:3000/upstox/callback",
+    **overrides: str,
+) -> dict[str, str]:
+    """A complete, valid configuration as environment variables."""
+    env = {
+        "HOST": "127.0.0.1",
+        "PORT": "0",
+        "LOG_LEVEL": "INFO",
+        "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_api_url,
+        "SLACK_APPROVAL_CHANNEL": APPROVAL_CHANNEL,
+        "SLACK_APPROVERS": APPROVERS,
+        "UPSTOX_CLIENT_ID": UPSTOX_CLIENT_ID,
+        "UPSTOX_CLIENT_SECRET": UPSTOX_CLIENT_SECRET,
+        "UPSTOX_REDIRECT_URI": redirect_uri,
+        "UPSTOX_BASE_URL": upstox_base_url,
+        "UPSTOX_TIMEOUT": "3s",
+        "DATABASE_URL": database_url,
+        "BOT_SECRET_KEY": BOT_SECRET_KEY,
+        "ALLOW_NON_PUBLIC_IPS": "false",
+    }
+    env.update({k.upper(): v for k, v in overrides.items()})
+    return env
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    return Settings(_env_file=None, **{k.lower(): v for k, v in env.items()})  # type: ignore[call-arg]
+
+
+class InProcessBot:
+    """The real ASGI app under a real uvicorn server, in a background thread."""
+
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+        self.app = create_app(settings, clock=clock)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self.base_url = ""
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+    def start(self, timeout: float = 10.0) -> InProcessBot:
+        self._thread.start()
+        wait_until(lambda: self.server.started or not self._thread.is_alive(), timeout)
+        if not self.server.started:
+            raise RuntimeError("in-process bot failed to start")
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=15)
+
+
+class BotProcess:
+    """`python -m bot` in a subprocess, with its stdout collected line by line."""
+
+    LISTENING = re.compile(r"listening on (http://\S+)")
+
+    def __init__(self, env: Mapping[str, str], cwd: Path, args: list[str] | None = None) -> None:
+        full_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(cwd),
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", *(args or [])],
+            env=full_env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.base_url = ""
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def output(self) -> str:
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def wait_for_line(self, pattern: re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self.lines:
+                    match = pattern.search(line)
+                    if match:
+                        return match
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    raise AssertionError(f"no line matching {pattern.pattern}:\n{self.output()}")
+                self._cond.wait(min(remaining, 0.2))
+
+    def wait_ready(self, timeout: float = 10.0) -> BotProcess:
+        self.base_url = self.wait_for_line(self.LISTENING, timeout).group(1)
+        wait_until(lambda: _ready(self.base_url), timeout)
+        return self
+
+    def wait_exit(self, timeout: float = 15.0) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        return code
+
+    def terminate(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.wait_exit()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.wait_exit()
+
+
+def _ready(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/readyz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> None:
+    """Poll a condition until it holds; raise after the timeout. Never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)

@@ -1,0 +1,67 @@
+"""manifest.yml is valid against Slack's schema and matches what the app really serves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+from jsonschema import Draft7Validator
+
+from bot.slack.commands.parsing import SUBCOMMANDS
+from bot.web import create_app
+from tests.support.bot_runner import bot_env, settings_from_env
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT.parent / "shared" / "schemas" / "slack-manifest" / "manifest.schema.1.0.0.json"
+
+
+def _manifest() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    return loaded
+
+
+def test_manifest_passes_slacks_schema() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    errors = [
+        f"{'/'.join(map(str, e.path))}: {e.message}"
+        for e in Draft7Validator(schema).iter_errors(_manifest())
+    ]
+    assert not errors, errors
+
+
+def test_manifest_subcommands_exist_in_the_app() -> None:
+    (command,) = _manifest()["features"]["slash_commands"]
+    assert command["command"] == "/staticip"
+    alternatives = command["usage_hint"].strip("[]").split("|")
+    hinted = {alternative.split()[0] for alternative in alternatives}
+    assert hinted == set(SUBCOMMANDS)
+
+
+def test_manifest_paths_are_routes_of_the_app() -> None:
+    manifest = _manifest()
+    urls = [
+        manifest["features"]["slash_commands"][0]["url"],
+        manifest["settings"]["interactivity"]["request_url"],
+        manifest["settings"]["event_subscriptions"]["request_url"],
+    ]
+    env = bot_env(
+        slack_api_url="http://127.0.0.1:9/api/",
+        upstox_base_url="http://127.0.0.1:9",
+        database_url="sqlite:///unused.db",
+    )
+    app = create_app(settings_from_env(env))
+    routes = {(route.path, method) for route in app.routes for method in route.methods or ()}  # type: ignore[attr-defined]
+    for url in urls:
+        assert (urlparse(url).path, "POST") in routes
+
+
+def test_manifest_scopes_and_events_cover_the_features() -> None:
+    manifest = _manifest()
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"chat:write", "commands", "usergroups:read", "users:read"} <= scopes
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert manifest["settings"]["socket_mode_enabled"] is False
