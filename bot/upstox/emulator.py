@@ -89,6 +89,26 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket (port 0: the OS picks a free one).
+
+    Created with proto=IPPROTO_TCP on purpose: asyncio only sets TCP_NODELAY on accepted
+    sockets whose proto says TCP, and without it every answer waits ~40 ms for Nagle.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, started: threading.Event) -> None:
         super().__init__(config)
@@ -127,9 +147,9 @@ class EmulatorServer:
         if self._thread is not None:
             raise RuntimeError("already started")
         # Bind first, so the port (also for port 0) is known before serving.
-        self._socket = socket.create_server((self._host, self._port))
+        self._socket = listening_socket(self._host, self._port)
         port = self._socket.getsockname()[1]
-        self.base_url = f"http://{self._host}:{port}"
+        self.base_url = f"http://{_url_host(self._host)}:{port}"
         started = threading.Event()
         config = uvicorn.Config(
             create_app(self.state),
@@ -178,6 +198,10 @@ class EmulatorServer:
         self.stop()
 
 
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
 def _parser() -> argparse.ArgumentParser:
     defaults = AppConfig()
     parser = argparse.ArgumentParser(
@@ -211,11 +235,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ips=RegisteredIps(primary_ip=args.primary_ip, secondary_ip=args.secondary_ip),
         seed_token=seed_token,
     )
-    sock = socket.create_server((args.host, args.port))
+    sock = listening_socket(args.host, args.port)
     port = sock.getsockname()[1]
     # A fake token for a fake server: printing it is the point.
-    print(f"Upstox emulator listening on http://{args.host}:{port}", flush=True)
-    print(f"UPSTOX_BASE_URL=http://{args.host}:{port}", flush=True)
+    base_url = f"http://{_url_host(args.host)}:{port}"
+    print(f"Upstox emulator listening on {base_url}", flush=True)
+    print(f"UPSTOX_BASE_URL={base_url}", flush=True)
     print(f"seed access token: {seed_token}", flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(state), log_level="info", lifespan="off"))
     try:

@@ -131,7 +131,7 @@ class FaultMiddleware:
 
         async def swallowing_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                call.status = message["status"]
+                call.status = message["status"]  # what it would have answered
 
         if state.latency:
             await state.hangs.wait(state.latency)
@@ -148,7 +148,7 @@ class FaultMiddleware:
             await self._hang(fault, recording_send)
         elif fault.kind == "drop":
             call.outcome = "dropped"
-            await _drop(send)
+            await _drop(send)  # call.status stays None: no real answer was given
         else:
             # Apply the request for real, then lose the answer.
             await self.app(scope, receive, swallowing_send)
