@@ -20,6 +20,10 @@ from bot.config import Settings
 from bot.ist import Clock, system_clock
 from bot.log import redactor
 from bot.secret_key import resolve_secret_key
+from bot.service.alerts import Alerts
+from bot.service.tokens import TokenService
+from bot.service.upstox_gateway import UpstoxGateway
+from bot.slack.notifier import SlackNotifier
 from bot.store.database import Database, open_database
 from bot.upstox import UpstoxClient
 
@@ -51,14 +55,37 @@ class Runtime:
         self.upstox = UpstoxClient(
             settings.upstox_base, timeout=settings.upstox_timeout.total_seconds()
         )
+        self.notifier = SlackNotifier(self.slack, settings.slack_approval_channel)
         self._db: Database | None = None
         self._secret_key: SecretStr | None = None
+        self._tokens: TokenService | None = None
+        self._gateway: UpstoxGateway | None = None
+        self._alerts: Alerts | None = None
 
     @property
     def db(self) -> Database:
         if self._db is None:
             raise NotStartedError("runtime not started")
         return self._db
+
+    @property
+    def tokens(self) -> TokenService:
+        if self._tokens is None:
+            raise NotStartedError("runtime not started")
+        return self._tokens
+
+    @property
+    def upstox_gateway(self) -> UpstoxGateway:
+        """Token-aware Upstox calls; use this rather than `upstox` for the account's calls."""
+        if self._gateway is None:
+            raise NotStartedError("runtime not started")
+        return self._gateway
+
+    @property
+    def alerts(self) -> Alerts:
+        if self._alerts is None:
+            raise NotStartedError("runtime not started")
+        return self._alerts
 
     @property
     def secret_key(self) -> SecretStr:
@@ -74,6 +101,11 @@ class Runtime:
             clock=self.clock,
             secret_key=self._secret_key.get_secret_value(),
         )
+        account = self.settings.account
+        self._tokens = TokenService(self._db, account, self.clock)
+        self._gateway = UpstoxGateway(self.upstox, self._tokens, self.clock)
+        self._alerts = Alerts(self._db, self.notifier, account, self.clock)
+        await self._tokens.seed(self.settings.upstox_access_token)
 
     async def stop(self) -> None:
         await self.upstox.aclose()

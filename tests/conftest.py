@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bot.ist import IST
+from bot.upstox.emulator import EmulatorServer
 from tests.support.bot_runner import InProcessBot, bot_env, settings_from_env
 from tests.support.clock import MutableClock
+from tests.support.databases import database_url
 from tests.support.fake_slack import FakeSlack
+
+# What the emulator has registered at the start of every test: changed on a Friday in
+# 2025, so the week window is open whatever today's date is.
+REGISTERED_PRIMARY = "122.181.101.247"
+REGISTERED_AT = datetime(2025, 10, 3, 17, 17, 50, tzinfo=IST)
 
 _AMBIENT_PREFIXES = ("SLACK_", "UPSTOX_")
 _AMBIENT_NAMES = {
@@ -57,13 +66,41 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorServer]:
+    with EmulatorServer() as server:
+        yield server
+
+
 @pytest.fixture
-def env(fake_slack: FakeSlack, sqlite_url: str) -> dict[str, str]:
-    """A valid configuration; Upstox points at a closed port unless a test brings the emulator."""
+def emulator(emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
+    """The running Upstox emulator with fresh state (reset also releases hung requests)."""
+    emulator_server.state.reset()
+    emulator_server.state.set_ips(
+        REGISTERED_PRIMARY,
+        None,
+        primary_ip_updated_at=REGISTERED_AT,
+    )
+    yield emulator_server
+    emulator_server.state.reset()
+
+
+@pytest.fixture
+def upstox_token(emulator: EmulatorServer) -> str:
+    """A live token issued by the emulator; the bot is seeded with it via `env`."""
+    return emulator.state.issue_token().value
+
+
+@pytest.fixture
+def env(
+    fake_slack: FakeSlack, emulator: EmulatorServer, sqlite_url: str, upstox_token: str
+) -> dict[str, str]:
+    """A valid configuration against the fake Slack and the emulator, logged in to Upstox."""
     return bot_env(
         slack_api_url=fake_slack.api_url,
-        upstox_base_url="http://127.0.0.1:9",
+        upstox_base_url=emulator.base_url,
         database_url=sqlite_url,
+        upstox_access_token=upstox_token,
     )
 
 
@@ -72,3 +109,10 @@ def bot(env: dict[str, str], clock: MutableClock) -> Iterator[InProcessBot]:
     running = InProcessBot(settings_from_env(env), clock=clock).start()
     yield running
     running.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The bot's database on each backend: a SQLite file, then a fresh PostgreSQL schema."""
+    with database_url(request.param, tmp_path) as url:
+        yield url

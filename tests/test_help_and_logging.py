@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from bot.log import configure_logging, redactor
-from tests.support.bot_runner import SLACK_BOT_TOKEN, InProcessBot
+from tests.support.bot_runner import SLACK_BOT_TOKEN, InProcessBot, wait_until
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_requests import SIGNING_SECRET, post_signed, slash_command_body
 
@@ -38,13 +38,21 @@ def test_log_lines_carry_request_ids_and_no_secrets(
     bot: InProcessBot, http: httpx.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     configure_logging("DEBUG", bot.runtime.settings.secret_values())
+    out = ""
+
+    def request_logged() -> bool:
+        # The request line is written after the response has left, so wait for it.
+        nonlocal out
+        out += capsys.readouterr().out
+        return "POST /slack/events -> 200" in out
+
     try:
         post_signed(http, bot.base_url, slash_command_body("help"))
         logging.getLogger("test").info("token is %s", SLACK_BOT_TOKEN)
         logging.getLogger("test").info("Authorization: Bearer abc.def-ghi")
+        wait_until(request_logged, timeout=5)
     finally:
         logging.getLogger().setLevel(logging.WARNING)
-    out = capsys.readouterr().out
     request_lines = [line for line in out.splitlines() if "POST /slack/events -> 200" in line]
     assert request_lines and "req=-" not in request_lines[0]
     assert SLACK_BOT_TOKEN not in out and SIGNING_SECRET not in out

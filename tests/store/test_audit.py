@@ -9,8 +9,7 @@ from sqlalchemy import insert
 from bot.store import Database, open_database
 from bot.store.models import AuditEvent
 from bot.store.tables import audit_events
-
-from .conftest import FakeClock
+from tests.support.databases import FakeClock
 
 
 async def test_history_is_newest_first_and_paginated(db: Database, clock: FakeClock) -> None:

@@ -6,8 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from bot.store import Database
-
-from .conftest import FakeClock
+from tests.support.databases import FakeClock
 
 
 async def test_oauth_state_consumed_once_under_concurrency(

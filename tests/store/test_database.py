@@ -21,8 +21,7 @@ from sqlalchemy import (
 from bot.store import normalise_url, open_database
 from bot.store.models import TokenSource
 from bot.store.tables import SCHEMA_VERSION, schema_version
-
-from .conftest import SECRET, FakeClock
+from tests.support.databases import SECRET, FakeClock
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,7 @@ from bot.service.request_states import IllegalTransition, RequestState, sources_
 from bot.store import Database
 from bot.store.errors import RequestAlreadyOpen
 from bot.store.models import AuditEvent, ChangeRequest, NewAuditEvent
-
-from .conftest import FakeClock
+from tests.support.databases import FakeClock
 
 S = RequestState
 

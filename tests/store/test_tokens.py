@@ -9,8 +9,7 @@ from bot.store import Database, open_database
 from bot.store.crypto import TokenCipher
 from bot.store.errors import TokenUndecryptable
 from bot.store.models import TokenSource, TokenState
-
-from .conftest import SECRET, FakeClock
+from tests.support.databases import SECRET, FakeClock
 
 TOKEN = "eyJ0eXAiOiJKV1QiLCJrZXlfaWQiOiJza192MS4wIiwiYWxnIjoiSFMyNTYifQ.SECRET-PAYLOAD-1234"
 

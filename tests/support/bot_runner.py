@@ -26,8 +26,9 @@ from tests.support.slack_requests import SIGNING_SECRET
 APPROVAL_CHANNEL = "CAPPROVALS"
 APPROVERS = "UAPPROVER1,UAPPROVER2,SAPPROVERS"
 SLACK_BOT_TOKEN = "xoxb-test-bot-token-1234567890"
-UPSTOX_CLIENT_ID = "test-client-id"
-UPSTOX_CLIENT_SECRET = "test-client-secret-abcdef"
+# The emulator's default app (bot.upstox.emulation.state.AppConfig).
+UPSTOX_CLIENT_ID = "emulator-api-key"
+UPSTOX_CLIENT_SECRET = "emulator-api-secret"
 BOT_SECRET_KEY = "test-bot-secret-key-0123456789abcdef0123456789"
 
 
