@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.ist import IST
 from bot.upstox.emulation.rules import EmulatorError, RateLimiter
-from bot.upstox.emulation.state import AbsentStyle, EmulatorState, Fault, IpAccess
+from bot.upstox.emulation.state import AbsentStyle, EmulatorState, Fault, IpAccess, ist_iso
 
 ADMIN_PREFIX = "/_emulator"
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def admin_router(state: EmulatorState) -> APIRouter:
             state.clock.freeze(body.frozen)
         if body.advance_seconds is not None:
             state.clock.advance(body.advance_seconds)
-        return {"now": state.now().isoformat()}
+        return {"now": ist_iso(state.now())}
 
     @router.post("/tokens")
     async def issue_token(body: TokenBody | None = None) -> dict[str, Any]:
@@ -102,8 +102,8 @@ def admin_router(state: EmulatorState) -> APIRouter:
         return {
             "access_token": record.value,
             "user_id": record.user_id,
-            "issued_at": record.issued_at.isoformat(),
-            "expires_at": record.expires_at.isoformat(),
+            "issued_at": ist_iso(record.issued_at),
+            "expires_at": ist_iso(record.expires_at),
         }
 
     @router.post("/faults")

@@ -56,6 +56,10 @@ def upstox_timestamp(moment: datetime) -> str:
     return moment.astimezone(IST).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def ist_iso(moment: datetime) -> str:
+    return moment.astimezone(IST).isoformat()
+
+
 def epoch_ms(moment: datetime) -> str:
     return str(int(moment.timestamp() * 1000))
 
@@ -111,7 +115,7 @@ class CallRecord:
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["at"] = self.at.isoformat()
+        data["at"] = ist_iso(self.at)
         return data
 
 
@@ -476,10 +480,10 @@ class EmulatorState:
             now = self.now()
             unlock = self.next_change_allowed_at()
             return {
-                "now": now.isoformat(),
+                "now": ist_iso(now),
                 "config": {**asdict(self.config), "client_secret": "(set)"},
                 "ips": self.ips_json(),
-                "next_change_allowed_at": unlock.isoformat() if unlock else None,
+                "next_change_allowed_at": ist_iso(unlock) if unlock else None,
                 "ip_access": self.ip_access,
                 "absent_fields": self.absent_fields,
                 "latency": self.latency,
@@ -488,9 +492,9 @@ class EmulatorState:
                     {
                         "hint": record.value[:4] + "…",
                         "source": record.source,
-                        "issued_at": record.issued_at.isoformat(),
-                        "expires_at": record.expires_at.isoformat(),
-                        "revoked_at": record.revoked_at.isoformat() if record.revoked_at else None,
+                        "issued_at": ist_iso(record.issued_at),
+                        "expires_at": ist_iso(record.expires_at),
+                        "revoked_at": ist_iso(record.revoked_at) if record.revoked_at else None,
                         "alive": record.alive(now),
                     }
                     for record in self.tokens.values()
