@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.log import request_id_var
 from bot.runtime import Runtime
 from bot.service.errors import UserFacingError
+from bot.slack.commands import cancel, history, login, set_ips, show, status
 from bot.slack.commands.context import CommandContext
 from bot.slack.commands.help import unknown_subcommand_text, usage_text
 from bot.slack.commands.parsing import split_subcommand
@@ -20,7 +21,14 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[CommandContext], Awaitable[None]]
 
-HANDLERS: dict[str, Handler] = {}
+HANDLERS: dict[str, Handler] = {
+    "show": show.handle,
+    "set": set_ips.handle,
+    "cancel": cancel.handle,
+    "history": history.handle,
+    "status": status.handle,
+    "login": login.handle,
+}
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:

@@ -1,0 +1,10 @@
+"""`/staticip cancel`."""
+
+from __future__ import annotations
+
+from bot.service.errors import UserFacingError
+from bot.slack.commands.context import CommandContext
+
+
+async def handle(ctx: CommandContext) -> None:
+    raise UserFacingError("`/staticip cancel` is not available yet.")

@@ -1,0 +1,10 @@
+"""`/staticip history`."""
+
+from __future__ import annotations
+
+from bot.service.errors import UserFacingError
+from bot.slack.commands.context import CommandContext
+
+
+async def handle(ctx: CommandContext) -> None:
+    raise UserFacingError("`/staticip history` is not available yet.")

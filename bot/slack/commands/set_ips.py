@@ -1,0 +1,10 @@
+"""`/staticip set`."""
+
+from __future__ import annotations
+
+from bot.service.errors import UserFacingError
+from bot.slack.commands.context import CommandContext
+
+
+async def handle(ctx: CommandContext) -> None:
+    raise UserFacingError("`/staticip set` is not available yet.")

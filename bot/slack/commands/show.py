@@ -1,0 +1,10 @@
+"""`/staticip show`."""
+
+from __future__ import annotations
+
+from bot.service.errors import UserFacingError
+from bot.slack.commands.context import CommandContext
+
+
+async def handle(ctx: CommandContext) -> None:
+    raise UserFacingError("`/staticip show` is not available yet.")
