@@ -74,6 +74,7 @@ _HEALTH: dict[TokenState, Health] = {
 }
 
 DeathListener = Callable[[TokenDeath], Awaitable[None]]
+LoginListener = Callable[[], Awaitable[None]]
 
 
 class TokenService:
@@ -82,6 +83,9 @@ class TokenService:
         self._account = account
         self._clock = clock
         self.on_dead: list[DeathListener] = []
+        # Called after a new token is stored, e.g. to finish a change whose outcome could
+        # only be confirmed with a fresh token.
+        self.on_login: list[LoginListener] = []
 
     async def seed(self, token: SecretStr | None) -> None:
         """Store UPSTOX_ACCESS_TOKEN on first start only; a stored token always wins."""
@@ -151,6 +155,11 @@ class TokenService:
             actor=user_id or "upstox",
             details={"via": via.value},
         )
+        for listener in self.on_login:
+            try:
+                await listener()
+            except Exception:
+                log.exception("login listener failed")
 
     async def mark_dead(
         self, reason: str, *, used: UsableToken | None = None, state: TokenState | None = None
