@@ -245,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = uvicorn.Server(uvicorn.Config(create_app(state), log_level="info", lifespan="off"))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it already handled by shutting down
     finally:
         state.hangs.release_all()
         sock.close()

@@ -106,7 +106,7 @@ async def test_put_without_an_answer_is_outcome_unknown(
     emulator: EmulatorServer, client: UpstoxClient, token: SecretStr, kind: str
 ) -> None:
     emulator.state.set_ips("203.0.113.1")
-    emulator.state.add_fault(Fault(route=PUT_IP, kind=kind, count=5))  # type: ignore[arg-type]
+    emulator.state.add_fault(Fault(route=PUT_IP, kind=kind, count=5))
 
     with pytest.raises(UpstoxOutcomeUnknown):
         await client.update_static_ips(token, "203.0.113.10", None)
@@ -121,7 +121,7 @@ async def test_put_applied_but_unanswered_is_outcome_unknown_and_reconcilable(
     emulator: EmulatorServer, client: UpstoxClient, token: SecretStr, kind: str
 ) -> None:
     emulator.state.set_ips("203.0.113.1")
-    emulator.state.add_fault(Fault(route=PUT_IP, kind=kind))  # type: ignore[arg-type]
+    emulator.state.add_fault(Fault(route=PUT_IP, kind=kind))
 
     with pytest.raises(UpstoxOutcomeUnknown):
         await client.update_static_ips(token, "203.0.113.10", "203.0.113.11")
@@ -164,3 +164,12 @@ def test_backoff_is_exponential_jittered_and_capped() -> None:
     assert client._backoff(1, 5.0) == 5.0  # Retry-After is honoured
     assert client._backoff(1, 3600.0) == MAX_BACKOFF_SECONDS
     assert client._backoff(20, None) == MAX_BACKOFF_SECONDS
+
+
+async def test_put_accepted_with_an_unreadable_answer_is_outcome_unknown(
+    emulator: EmulatorServer, client: UpstoxClient, token: SecretStr
+) -> None:
+    emulator.state.add_fault(Fault(route=PUT_IP, status=200, body={"status": "success"}))
+    with pytest.raises(UpstoxOutcomeUnknown):
+        await client.update_static_ips(token, "203.0.113.10", None)
+    assert len(emulator.state.calls_to(PUT_IP)) == 1

@@ -65,7 +65,7 @@ async def test_client_reads_both_absent_styles(
 ) -> None:
     emulator.state.set_ips("203.0.113.1", None, WEDNESDAY)
     for style in ("omit", "null"):
-        emulator.state.absent_fields = style  # type: ignore[assignment]
+        emulator.state.absent_fields = style
         ips = await client.get_static_ips(token)
         assert (ips.secondary_ip, ips.secondary_ip_updated_at) == (None, None)
         assert ips.primary_ip_updated_at == WEDNESDAY

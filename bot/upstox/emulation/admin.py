@@ -121,8 +121,7 @@ def admin_router(state: EmulatorState) -> APIRouter:
 
     @router.delete("/faults")
     async def clear_faults() -> dict[str, Any]:
-        state.faults.clear()
-        state.latency = state.put_delay = 0.0
+        state.clear_faults()
         return state.snapshot()
 
     @router.post("/config")
@@ -152,7 +151,7 @@ def admin_router(state: EmulatorState) -> APIRouter:
 
     @router.delete("/calls")
     async def clear_calls() -> dict[str, str]:
-        state.calls.clear()
+        state.clear_calls()
         return {"status": "cleared"}
 
     return router

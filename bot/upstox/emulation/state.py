@@ -454,6 +454,15 @@ class EmulatorState:
         with self._lock:
             self.faults.append(fault)
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.latency = self.put_delay = 0.0
+
+    def clear_calls(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
     def take_fault(self, route: str) -> Fault | None:
         with self._lock:
             for index, fault in enumerate(self.faults):
