@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.ist import Clock, system_clock
+from bot.jobs.scheduler import Scheduler
 from bot.log import redactor
 from bot.secret_key import resolve_secret_key
 from bot.service.alerts import Alerts
@@ -56,6 +57,8 @@ class Runtime:
             settings.upstox_base, timeout=settings.upstox_timeout.total_seconds()
         )
         self.notifier = SlackNotifier(self.slack, settings.slack_approval_channel)
+        # Jobs may be added before or after start; web.py's lifespan starts and stops it.
+        self.scheduler = Scheduler(clock)
         self._db: Database | None = None
         self._secret_key: SecretStr | None = None
         self._tokens: TokenService | None = None

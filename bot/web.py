@@ -62,6 +62,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         socket_handler: AsyncSocketModeHandler | None = None
         await runtime.start()
+        runtime.scheduler.start()
         if settings.slack_app_token is not None:
             socket_handler = AsyncSocketModeHandler(
                 bolt, settings.slack_app_token.get_secret_value()
@@ -75,11 +76,13 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             app.state.ready = False
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
+            await runtime.scheduler.stop()
             await runtime.stop()
             log.info("stopped")
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
+    app.state.scheduler = runtime.scheduler
     app.state.ready = False
     app.add_middleware(RequestIdMiddleware)
 

@@ -1,0 +1,1 @@
+"""Background jobs: an in-process scheduler and the periodic checks it runs."""
