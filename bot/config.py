@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     check_interval: Duration = timedelta(minutes=5)
     morning_reminder_at: time = time(9, 0)
     approver_cache_ttl: Duration = timedelta(seconds=120)
+    # How long a command waits for Upstox before telling the user it did not answer in
+    # time; shorter than Upstox timeout × read retries, so nobody waits in silence.
+    reply_deadline: Duration = timedelta(seconds=8)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -157,6 +160,11 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("reply_deadline", mode="before")
+    @classmethod
+    def _reply_deadline(cls, value: Any) -> timedelta:
         return parse_duration(value)
 
     @field_validator("database_url")

@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.ist import Clock, system_clock
 from bot.jobs.scheduler import Scheduler
 from bot.log import redactor
+from bot.public_ip import PublicIpLookup
 from bot.secret_key import resolve_secret_key
 from bot.service.alerts import Alerts
 from bot.service.tokens import TokenService
@@ -57,6 +58,10 @@ class Runtime:
             settings.upstox_base, timeout=settings.upstox_timeout.total_seconds()
         )
         self.notifier = SlackNotifier(self.slack, settings.slack_approval_channel)
+        # This host's public IP (None when PUBLIC_IP_URL is unset): show and drift alerts.
+        self.public_ip = PublicIpLookup(
+            str(settings.public_ip_url) if settings.public_ip_url else None, clock=clock
+        )
         # Jobs may be added before or after start; web.py's lifespan starts and stops it.
         self.scheduler = Scheduler(clock)
         self._db: Database | None = None
@@ -112,6 +117,7 @@ class Runtime:
 
     async def stop(self) -> None:
         await self.upstox.aclose()
+        await self.public_ip.aclose()
         if self._db is not None:
             await self._db.close()
 
