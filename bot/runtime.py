@@ -23,8 +23,10 @@ from bot.log import redactor
 from bot.public_ip import PublicIpLookup
 from bot.secret_key import resolve_secret_key
 from bot.service.alerts import Alerts
+from bot.service.login import LoginService
 from bot.service.tokens import TokenService
 from bot.service.upstox_gateway import UpstoxGateway
+from bot.slack.blocks.login import SlackLoginMessages
 from bot.slack.notifier import SlackNotifier
 from bot.store.database import Database, open_database
 from bot.upstox import UpstoxClient
@@ -69,6 +71,7 @@ class Runtime:
         self._tokens: TokenService | None = None
         self._gateway: UpstoxGateway | None = None
         self._alerts: Alerts | None = None
+        self._login: LoginService | None = None
 
     @property
     def db(self) -> Database:
@@ -96,6 +99,13 @@ class Runtime:
         return self._alerts
 
     @property
+    def login(self) -> LoginService:
+        """Login links, the OAuth callback, the Access Token Request, the token-dead alert."""
+        if self._login is None:
+            raise NotStartedError("runtime not started")
+        return self._login
+
+    @property
     def secret_key(self) -> SecretStr:
         if self._secret_key is None:
             raise NotStartedError("runtime not started")
@@ -114,6 +124,19 @@ class Runtime:
         self._gateway = UpstoxGateway(self.upstox, self._tokens, self.clock)
         self._alerts = Alerts(self._db, self.notifier, account, self.clock)
         await self._tokens.seed(self.settings.upstox_access_token)
+        self._login = LoginService(
+            settings=self.settings,
+            db=self._db,
+            upstox=self.upstox,
+            tokens=self._tokens,
+            alerts=self._alerts,
+            notifier=self.notifier,
+            messages=SlackLoginMessages(self.clock),
+            secret_key=self._secret_key,
+            clock=self.clock,
+        )
+        self._tokens.on_dead.append(self._login.on_token_dead)
+        await self._login.check_at_start()
 
     async def stop(self) -> None:
         await self.upstox.aclose()

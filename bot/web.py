@@ -18,6 +18,7 @@ from bot.ist import Clock, system_clock
 from bot.log import new_request_id, request_id_var
 from bot.runtime import Runtime
 from bot.slack.app import build_bolt_app
+from bot.upstox_routes import build_router as build_upstox_router
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         @app.post("/slack/events")
         async def slack_events(request: Request) -> Response:
             return await slack_handler.handle(request)
+
+    app.include_router(build_upstox_router(runtime))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
 from bot.slack import commands
+from bot.slack.actions import login as login_actions
 
 
 def build_bolt_app(runtime: Runtime) -> AsyncApp:
@@ -22,4 +23,5 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         logger=logging.getLogger("bot.slack.bolt"),
     )
     commands.register(app, runtime)
+    login_actions.register(app)
     return app

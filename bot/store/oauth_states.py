@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from bot.store._base import Repository
 from bot.store.models import OAuthState
@@ -49,6 +49,16 @@ class OAuthStateRepository(Repository):
         )
         async with self._engine.begin() as conn:
             row = (await conn.execute(query)).mappings().first()
+        return None if row is None else OAuthState.from_row(row)
+
+    async def get(self, nonce: str) -> OAuthState | None:
+        """Read-only: tells a reused state from an expired or unknown one after `consume`."""
+        async with self._engine.connect() as conn:
+            row = (
+                (await conn.execute(select(oauth_states).where(c.nonce == nonce)))
+                .mappings()
+                .first()
+            )
         return None if row is None else OAuthState.from_row(row)
 
     async def purge(self, expired_before: datetime) -> int:

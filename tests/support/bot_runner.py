@@ -3,16 +3,18 @@ subprocess (`python -m bot`, exactly as a user starts it). Both listen on 127.0.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -20,6 +22,7 @@ import uvicorn
 from bot.config import Settings
 from bot.ist import Clock, system_clock
 from bot.runtime import Runtime
+from bot.upstox.emulator import listening_socket
 from bot.web import create_app
 from tests.support.slack_requests import SIGNING_SECRET
 
@@ -67,15 +70,55 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     return Settings(_env_file=None, **{k.lower(): v for k, v in env.items()})  # type: ignore[call-arg]
 
 
-class InProcessBot:
-    """The real ASGI app under a real uvicorn server, in a background thread."""
+T = TypeVar("T")
 
-    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+
+class _LoopServer(uvicorn.Server):
+    """Remembers its event loop, so tests can run coroutines on the bot's own loop."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        await super().startup(sockets)
+
+
+class InProcessBot:
+    """The real ASGI app under a real uvicorn server, in a background thread.
+
+    `sock`: an already bound, listening socket to serve on (see `with_bound_port`).
+    """
+
+    def __init__(
+        self, settings: Settings, clock: Clock = system_clock, sock: socket.socket | None = None
+    ) -> None:
+        self.settings = settings
         self.app = create_app(settings, clock=clock)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self.server = _LoopServer(config)
+        sockets = [sock] if sock is not None else None
+        self._thread = threading.Thread(target=lambda: self.server.run(sockets), daemon=True)
         self.base_url = ""
+
+    @classmethod
+    def with_bound_port(
+        cls, settings_for_port: Callable[[int], Settings], clock: Clock = system_clock
+    ) -> InProcessBot:
+        """Bind the port first, so settings can name it (e.g. UPSTOX_REDIRECT_URI)."""
+        sock = listening_socket("127.0.0.1", 0)
+        port = sock.getsockname()[1]
+        try:
+            return cls(settings_for_port(port), clock=clock, sock=sock)
+        except Exception:
+            sock.close()
+            raise
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        """Run a coroutine on the bot's event loop (its clients and engine live there)."""
+        if self.server.loop is None:
+            coro.close()
+            raise RuntimeError("bot not started")
+        return asyncio.run_coroutine_threadsafe(coro, self.server.loop).result(timeout)
 
     @property
     def runtime(self) -> Runtime:

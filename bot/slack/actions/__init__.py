@@ -1,0 +1,1 @@
+"""Bolt listeners for block actions (button clicks), one module per feature."""
