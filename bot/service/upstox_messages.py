@@ -32,6 +32,14 @@ _NOT_ALLOWED = {
 }
 
 
+def upstox_timed_out(seconds: float) -> str:
+    """The answer when Upstox (with the client's retries) did not answer within the deadline."""
+    return (
+        f"Upstox did not answer in time (within {seconds:g} s), so the bot cannot say "
+        "what is registered right now. Nothing was changed. Try again shortly."
+    )
+
+
 def _upstox_says(error: UpstoxError) -> str:
     message = (error.message or "").strip()
     code = f" ({error.code})" if error.code else ""

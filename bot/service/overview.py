@@ -1,0 +1,128 @@
+"""What `/staticip show` and `/staticip status` report, gathered with no Slack in it.
+
+`gather_show` asks Upstox (through the token-aware gateway) and is bounded by a deadline:
+whatever happens — a dead token, an Upstox error, Upstox hanging while the client
+retries — it returns either a `ShowOverview` or a `ShowFailure` with the sentence to show.
+
+`gather_status` never calls Upstox: it reads the token state, the open requests and the
+configuration, so it still works when Upstox is down or the session is dead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bot.public_ip import same_ip
+from bot.runtime import Runtime
+from bot.service.errors import UserFacingError
+from bot.service.tokens import TokenStatus
+from bot.service.upstox_messages import describe_upstox_error, upstox_timed_out
+from bot.service.week_window import ChangeWindow, change_window
+from bot.store.models import ChangeRequest
+from bot.upstox import StaticIps, UpstoxError
+
+log = logging.getLogger(__name__)
+
+HostMatch = Literal["primary", "secondary", "not_registered", "unknown", "not_configured"]
+
+
+@dataclass(frozen=True, slots=True)
+class HostIp:
+    """This host's public IP and whether Upstox has it registered."""
+
+    match: HostMatch
+    ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowOverview:
+    now: datetime
+    ips: StaticIps
+    window: ChangeWindow
+    host: HostIp
+    open_requests: tuple[ChangeRequest, ...] = ()
+
+
+FailureKind = Literal["not_logged_in", "upstox", "timeout"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShowFailure:
+    kind: FailureKind
+    message: str
+    """Plain text; may quote Upstox, so escape it before putting it in mrkdwn."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusOverview:
+    now: datetime
+    token: TokenStatus
+    last_success_at: datetime | None
+    open_requests: tuple[ChangeRequest, ...]
+    approval_channel: str
+    approvers: tuple[str, ...]
+    requesters: tuple[str, ...]
+
+
+async def gather_show(runtime: Runtime, *, deadline: float) -> ShowOverview | ShowFailure:
+    """The registered IPs, the change window and this host's IP, within `deadline` seconds."""
+    try:
+        return await asyncio.wait_for(_show(runtime), timeout=deadline)
+    except TimeoutError:
+        log.warning("show: Upstox did not answer within %.1f s", deadline)
+        return ShowFailure("timeout", upstox_timed_out(deadline))
+    except UserFacingError as error:  # NotLoggedIn: no usable token
+        return ShowFailure("not_logged_in", error.user_message)
+    except UpstoxError as error:
+        return ShowFailure("upstox", describe_upstox_error(error))
+
+
+async def _show(runtime: Runtime) -> ShowOverview:
+    host_lookup = asyncio.create_task(runtime.public_ip.current())
+    try:
+        ips = await runtime.upstox_gateway.static_ips()
+    except BaseException:
+        host_lookup.cancel()
+        raise
+    host_ip = await host_lookup
+    now = runtime.clock()
+    window = change_window(ips.primary_ip_updated_at, ips.secondary_ip_updated_at, now)
+    open_requests = await runtime.db.requests.list_open(runtime.settings.account)
+    return ShowOverview(
+        now=now,
+        ips=ips,
+        window=window,
+        host=host_match(ips, host_ip, configured=runtime.public_ip.configured),
+        open_requests=tuple(open_requests),
+    )
+
+
+def host_match(ips: StaticIps, host_ip: str | None, *, configured: bool) -> HostIp:
+    if not configured:
+        return HostIp("not_configured")
+    if host_ip is None:
+        return HostIp("unknown")
+    if same_ip(ips.primary_ip, host_ip):
+        return HostIp("primary", host_ip)
+    if same_ip(ips.secondary_ip, host_ip):
+        return HostIp("secondary", host_ip)
+    return HostIp("not_registered", host_ip)
+
+
+async def gather_status(runtime: Runtime) -> StatusOverview:
+    settings = runtime.settings
+    token = await runtime.tokens.status()
+    open_requests = await runtime.db.requests.list_open(settings.account)
+    return StatusOverview(
+        now=runtime.clock(),
+        token=token,
+        last_success_at=runtime.upstox_gateway.last_success_at,
+        open_requests=tuple(open_requests),
+        approval_channel=settings.slack_approval_channel,
+        approvers=tuple(settings.slack_approvers),
+        requesters=tuple(settings.slack_requesters),
+    )

@@ -1,0 +1,382 @@
+"""Every show/status message variant, rendered and passed through the Block Kit limits; and
+the limits checker itself, which other builders rely on."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.service.overview import (
+    HostIp,
+    ShowFailure,
+    ShowOverview,
+    StatusOverview,
+    host_match,
+)
+from bot.service.request_states import OPEN_STATES, RequestState
+from bot.service.tokens import TokenStatus
+from bot.service.week_window import change_window
+from bot.slack.blocks.limits import (
+    BlockKitLimitError,
+    check_message,
+    check_view,
+    iter_texts,
+    message_problems,
+)
+from bot.slack.blocks.overview import show_failure_message, show_message, status_message
+from bot.store.models import ChangeRequest, TokenSource
+from bot.upstox import StaticIps
+
+NOW = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)  # Wed 25 Nov 2026, 12:00 IST
+
+
+def _ips(primary: str | None, secondary: str | None, **extra: Any) -> StaticIps:
+    return StaticIps.model_validate({"primary_ip": primary, "secondary_ip": secondary, **extra})
+
+
+def _request(
+    index: int = 0,
+    *,
+    state: RequestState = RequestState.PENDING,
+    reason: str = "x",
+    secondary: str | None = None,
+    requester: str = "UREQ1",
+) -> ChangeRequest:
+    return ChangeRequest(
+        id=f"r-abcdefg{index}",
+        account="acct",
+        state=state,
+        requester_id=requester,
+        reason=reason,
+        current_primary="122.181.101.247",
+        current_secondary=None,
+        proposed_primary="203.0.113.50",
+        proposed_secondary=secondary,
+        created_at=NOW,
+        expires_at=NOW + timedelta(hours=24),
+        decided_by=None,
+        decided_at=None,
+        applied_at=None,
+        failure_reason=None,
+        card_channel=None,
+        card_ts=None,
+        version=1,
+        updated_at=NOW,
+    )
+
+
+IPS_VARIANTS = {
+    "both": _ips(
+        "203.0.113.10",
+        "2001:db8::1",
+        primary_ip_updated_at="2026-11-23 10:15:00",
+        secondary_ip_updated_at="2026-10-01 09:00:00",
+    ),
+    "secondary-missing": _ips("203.0.113.10", None, primary_ip_updated_at="2025-10-03 17:17:50"),
+    "never-changed": _ips("203.0.113.10", None),
+    "unparseable-time": _ips("203.0.113.10", None, primary_ip_updated_at="yesterday-ish"),
+    "future-time": _ips("203.0.113.10", None, primary_ip_updated_at="9999-12-31 23:00:00"),
+}
+HOSTS = [
+    HostIp("not_configured"),
+    HostIp("unknown"),
+    HostIp("primary", "203.0.113.10"),
+    HostIp("secondary", "2001:db8::1"),
+    HostIp("not_registered", "198.51.100.99"),
+]
+
+
+def _show(ips: StaticIps, host: HostIp, requests: tuple[ChangeRequest, ...] = ()) -> ShowOverview:
+    window = change_window(ips.primary_ip_updated_at, ips.secondary_ip_updated_at, NOW)
+    return ShowOverview(now=NOW, ips=ips, window=window, host=host, open_requests=requests)
+
+
+@pytest.mark.parametrize(
+    ("ips_name", "host", "requests"),
+    list(itertools.product(IPS_VARIANTS, HOSTS, [(), (_request(),), (_request(0), _request(1))])),
+)
+def test_every_show_variant_is_within_the_limits(
+    ips_name: str, host: HostIp, requests: tuple[ChangeRequest, ...]
+) -> None:
+    payload = show_message(_show(IPS_VARIANTS[ips_name], host, requests))
+    check_message(payload)
+    blob = "\n".join(iter_texts(payload))
+    assert "203.0.113.10" in blob
+    assert ("not set" in blob) == (IPS_VARIANTS[ips_name].secondary_ip is None)
+
+
+def test_show_window_texts() -> None:
+    locked = show_message(_show(IPS_VARIANTS["both"], HOSTS[0]))
+    assert (
+        "*Next change allowed from Mon 30 Nov 2026, 10:15 IST* (last change Mon 23 Nov "
+        "2026, 10:15 IST)" in str(locked)
+    )
+    never = show_message(_show(IPS_VARIANTS["never-changed"], HOSTS[0]))
+    assert "Upstox reports no earlier change" in str(never)
+    raw = show_message(_show(IPS_VARIANTS["unparseable-time"], HOSTS[0]))
+    assert "changed `yesterday-ish` (as Upstox sent it)" in str(raw)
+    future = show_message(_show(IPS_VARIANTS["future-time"], HOSTS[0]))
+    assert "probably not allowed now" in str(future)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ShowFailure("timeout", "Upstox did not answer in time (within 8 s)."),
+        ShowFailure("not_logged_in", "The bot is not logged in to Upstox yet."),
+        ShowFailure("upstox", "Upstox says: “<!here> & " + "x" * 2900 + "” (UDAPI1)"),
+    ],
+)
+def test_every_failure_variant_is_within_the_limits_and_escaped(failure: ShowFailure) -> None:
+    payload = show_failure_message(failure)
+    check_message(payload)
+    assert "<!here>" not in str(payload)
+
+
+TOKENS = [
+    TokenStatus("valid", NOW + timedelta(hours=15), NOW, TokenSource.OAUTH, "EMU001"),
+    TokenStatus("expired", NOW - timedelta(hours=1), NOW - timedelta(days=1), TokenSource.SEED),
+    TokenStatus("invalidated", NOW, NOW, TokenSource.NOTIFIER, reason="401 <&>"),
+    TokenStatus("missing"),
+    TokenStatus("unreadable", NOW, NOW, TokenSource.SEED),
+]
+
+
+@pytest.mark.parametrize("token", TOKENS, ids=lambda t: t.health)
+@pytest.mark.parametrize("count", [0, 1, 3, 25])
+@pytest.mark.parametrize("last_success", [None, NOW])
+def test_every_status_variant_is_within_the_limits(
+    token: TokenStatus, count: int, last_success: datetime | None
+) -> None:
+    states = itertools.cycle(sorted(OPEN_STATES))
+    requests = tuple(
+        _request(i, state=next(states), reason="r&d <x> " * 40, secondary="203.0.113.51")
+        for i in range(count)
+    )
+    view = StatusOverview(
+        now=NOW,
+        token=token,
+        last_success_at=last_success,
+        open_requests=requests,
+        approval_channel="CAPPROVALS",
+        approvers=(*(f"U{i:08d}" for i in range(40)), "SGROUP1"),
+        requesters=(),
+    )
+    payload = status_message(view)
+    check_message(payload)
+    blob = str(payload)
+    assert "<x>" not in blob and "<&>" not in blob
+    if count > 10:
+        assert "more." in blob
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    primary=st.text(max_size=300),
+    secondary=st.none() | st.text(max_size=300),
+    raw_time=st.none() | st.text(max_size=80),
+    host_ip=st.none() | st.text(max_size=60),
+    reason=st.text(max_size=2000),
+    requester=st.text(max_size=40),
+)
+def test_outside_text_never_breaks_the_limits_or_the_markup(
+    primary: str,
+    secondary: str | None,
+    raw_time: str | None,
+    host_ip: str | None,
+    reason: str,
+    requester: str,
+) -> None:
+    ips = _ips(primary or None, secondary, primary_ip_updated_at=raw_time)
+    host = host_match(ips, host_ip, configured=True)
+    request = _request(reason=reason, requester=requester)
+    payload = show_message(_show(ips, host, (request,)))
+    check_message(payload)
+    status = status_message(
+        StatusOverview(NOW, TOKENS[0], None, (request,), "CAPPROVALS", ("UAPPROVER1",), ())
+    )
+    check_message(status)
+    for text in iter_texts({"a": payload, "b": status}):
+        # Only our own markup may open a "<": mentions and the channel link.
+        for fragment in text.split("<")[1:]:
+            assert fragment.startswith(("@U", "#C", "!subteam^S")), text
+
+
+# -- the checker itself ----------------------------------------------------------------
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _button(**overrides: Any) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Approve"},
+        "action_id": "approve",
+        "value": "approval:1",
+        **overrides,
+    }
+
+
+VALID = {"text": "fallback", "blocks": [_section("hello")]}
+
+
+def test_a_valid_message_passes() -> None:
+    check_message(VALID)
+    assert message_problems(VALID) == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        ({"blocks": [_section("x")]}, "fallback"),
+        ({"text": " ", "blocks": []}, "fallback"),
+        ({"text": "t", "blocks": [_section("x")] * 51}, "51 blocks (max 50)"),
+        ({"text": "t", "blocks": [_section("x" * 3001)]}, "3001 chars (max 3000)"),
+        ({"text": "t", "blocks": [_section("")]}, "empty text"),
+        ({"text": "t", "blocks": [{"type": "section"}]}, "needs text or fields"),
+        (
+            {
+                "text": "t",
+                "blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}],
+            },
+            "11 fields (max 10)",
+        ),
+        (
+            {
+                "text": "t",
+                "blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2001}]}],
+            },
+            "2001 chars (max 2000)",
+        ),
+        (
+            {
+                "text": "t",
+                "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}],
+            },
+            "151 chars (max 150)",
+        ),
+        (
+            {"text": "t", "blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "h"}}]},
+            "plain_text",
+        ),
+        (
+            {
+                "text": "t",
+                "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
+            },
+            "11 elements",
+        ),
+        (
+            {
+                "text": "t",
+                "blocks": [
+                    {
+                        "type": "actions",
+                        "elements": [_button(text={"type": "plain_text", "text": "b" * 76})],
+                    }
+                ],
+            },
+            "76 chars (max 75)",
+        ),
+        (
+            {"text": "t", "blocks": [{"type": "actions", "elements": [_button(value="v" * 2001)]}]},
+            "value is 2001 chars",
+        ),
+        (
+            {
+                "text": "t",
+                "blocks": [
+                    {"type": "actions", "elements": [_button(url="https://x/" + "u" * 3000)]}
+                ],
+            },
+            "url is 3010 chars",
+        ),
+        (
+            {
+                "text": "t",
+                "blocks": [{"type": "actions", "elements": [_button(action_id="a" * 256)]}],
+            },
+            "action_id is 256 chars",
+        ),
+        (
+            {"text": "t", "blocks": [{**_section("x"), "block_id": "b" * 256}]},
+            "block_id is 256 chars",
+        ),
+        (
+            {"text": "t", "blocks": [{"type": "actions", "elements": [_button(), _button()]}]},
+            "unique",
+        ),
+        (
+            {"text": "t", "blocks": [{"type": "actions", "elements": [_button(style="green")]}]},
+            "style",
+        ),
+        (
+            {
+                "text": "t",
+                "blocks": [
+                    {
+                        "type": "actions",
+                        "elements": [
+                            _button(
+                                confirm={
+                                    "title": {"type": "plain_text", "text": "t"},
+                                    "text": {"type": "plain_text", "text": "x" * 301},
+                                    "confirm": {"type": "plain_text", "text": "Yes"},
+                                    "deny": {"type": "plain_text", "text": "No"},
+                                }
+                            )
+                        ],
+                    }
+                ],
+            },
+            "301 chars (max 300)",
+        ),
+        ({"text": "t", "blocks": [{"type": "carousel"}]}, "unknown block type"),
+    ],
+)
+def test_the_checker_catches_each_limit(payload: dict[str, Any], problem: str) -> None:
+    with pytest.raises(BlockKitLimitError) as caught:
+        check_message(payload)
+    assert any(problem in p for p in caught.value.problems), caught.value.problems
+
+
+def _modal(**overrides: Any) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Change static IPs"},
+        "submit": {"type": "plain_text", "text": "Request"},
+        "blocks": [_section("x")],
+        **overrides,
+    }
+
+
+def test_views() -> None:
+    check_view(_modal())
+    check_view({"type": "home", "blocks": [_section("x")] * 100})
+    cases = [
+        (_modal(title={"type": "plain_text", "text": "t" * 25}), "25 chars (max 24)"),
+        (_modal(close={"type": "plain_text", "text": "c" * 25}), "25 chars (max 24)"),
+        (_modal(private_metadata="m" * 3001), "private_metadata"),
+        (_modal(callback_id="c" * 256), "callback_id"),
+        (_modal(blocks=[_section("x")] * 101), "101 blocks (max 100)"),
+        ({"type": "modal", "blocks": [_section("x")]}, "needs a title"),
+        ({"type": "dialog", "blocks": [_section("x")]}, "modal or home"),
+    ]
+    for view, problem in cases:
+        with pytest.raises(BlockKitLimitError) as caught:
+            check_view(view)
+        assert any(problem in p for p in caught.value.problems), (problem, caught.value)
+
+
+def test_slack_sdk_rules_are_applied_too() -> None:
+    # An image block without alt_text passes our own table but not slack_sdk's model.
+    payload = {"text": "t", "blocks": [{"type": "image", "image_url": "https://x/y.png"}]}
+    problems = message_problems(payload)
+    assert problems and "slack_sdk" in problems[0]
