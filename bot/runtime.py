@@ -23,11 +23,16 @@ from bot.log import redactor
 from bot.public_ip import PublicIpLookup
 from bot.secret_key import resolve_secret_key
 from bot.service.alerts import Alerts
+from bot.service.approvers import SlackAudience
+from bot.service.change_requests import ChangeRequestService
 from bot.service.login import LoginService
+from bot.service.request_cards import RequestCards
 from bot.service.tokens import TokenService
 from bot.service.upstox_gateway import UpstoxGateway
 from bot.slack.blocks.login import SlackLoginMessages
+from bot.slack.blocks.request_card import request_card
 from bot.slack.notifier import SlackNotifier
+from bot.slack.usergroups import SlackUserGroups
 from bot.store.database import Database, open_database
 from bot.upstox import UpstoxClient
 
@@ -72,6 +77,7 @@ class Runtime:
         self._gateway: UpstoxGateway | None = None
         self._alerts: Alerts | None = None
         self._login: LoginService | None = None
+        self._requests: ChangeRequestService | None = None
 
     @property
     def db(self) -> Database:
@@ -97,6 +103,13 @@ class Runtime:
         if self._alerts is None:
             raise NotStartedError("runtime not started")
         return self._alerts
+
+    @property
+    def requests(self) -> ChangeRequestService:
+        """Change requests: ask, approve/reject, cancel, expire, apply, reconcile."""
+        if self._requests is None:
+            raise NotStartedError("runtime not started")
+        return self._requests
 
     @property
     def login(self) -> LoginService:
@@ -137,8 +150,23 @@ class Runtime:
         )
         self._tokens.on_dead.append(self._login.on_token_dead)
         await self._login.check_at_start()
+        groups = SlackUserGroups(self.slack, self.clock, self.settings.approver_cache_ttl)
+        self._requests = ChangeRequestService(
+            settings=self.settings,
+            db=self._db,
+            tokens=self._tokens,
+            gateway=self._gateway,
+            approvers=SlackAudience(self.settings.slack_approvers, groups, role="approver"),
+            requesters=SlackAudience(self.settings.slack_requesters, groups, role="requester"),
+            cards=RequestCards(self.notifier, request_card, self.clock),
+            clock=self.clock,
+        )
+        self._tokens.on_login.append(self._requests.reconcile_soon)
+        await self._requests.reconcile_soon()  # a change left unfinished by a crash
 
     async def stop(self) -> None:
+        if self._requests is not None:
+            await self._requests.aclose()
         await self.upstox.aclose()
         await self.public_ip.aclose()
         if self._db is not None:

@@ -202,7 +202,9 @@ class FakeSlack:
                     key = self.path.removeprefix("/resp/")
                     call = SlackCall("response_url", params, token, response_url_id=key)
                 elif self.path.startswith("/api/"):
-                    method = self.path.removeprefix("/api/").split("?", 1)[0]
+                    method, _, query = self.path.removeprefix("/api/").partition("?")
+                    # GET methods (usergroups.users.list) send their arguments in the query.
+                    params = {**dict(parse_qsl(query, keep_blank_values=True)), **params}
                     call = SlackCall(method, _decode_json_fields(params), token)
                 else:
                     self.send_error(404)

@@ -1,0 +1,338 @@
+"""Applying an approved change exactly once, and finding out what happened when unsure.
+
+approved ─ re-read IPs ─┬─ drifted ──────────────────────────────► failed
+                        └─ same ─► applying ─ one PUT ─┬─ ok ─────► applied
+                                                       ├─ refused ► failed
+                                                       └─ unknown ► read back ─► applied | failed
+                                                                       (401: wait for a login)
+
+Never a second PUT: a PUT whose answer was lost is settled by reading the IPs back. A
+successful PUT logs every session out, so that read-back usually needs a new login; the
+request then stays "applying" until `reconcile_unfinished` runs after the next login or at
+start-up. A fresh re-check always precedes the PUT, also when the approval is finished
+later by `reconcile_unfinished`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from datetime import timedelta
+
+from bot.ist import Clock, format_ist
+from bot.service.request_cards import RequestCards
+from bot.service.request_states import RequestState
+from bot.service.tokens import NotLoggedIn
+from bot.service.upstox_gateway import UpstoxGateway
+from bot.service.upstox_messages import LOGIN_HINT, describe_upstox_error
+from bot.store.database import Database
+from bot.store.models import AuditEvent, ChangeRequest, NewAuditEvent
+from bot.upstox import StaticIps, UpstoxError, UpstoxOutcomeUnknown, UpstoxTokenInvalid
+
+log = logging.getLogger(__name__)
+
+S = RequestState
+
+DRIFT = "the registered IPs changed since this request"
+LOGOUT_NOTICE = (
+    "Upstox has logged out every session of the account: the trading system and the bot "
+    "must log in again — use the login button in the bot's alert or `/staticip login`."
+)
+
+
+def _norm(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return value.strip()
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def _shown(primary: str | None, secondary: str | None) -> str:
+    return f"`{primary or '—'}` (primary) and `{secondary or '—'}` (secondary)"
+
+
+def drifted(request: ChangeRequest, ips: StaticIps) -> bool:
+    return (_norm(ips.primary_ip), _norm(ips.secondary_ip)) != (
+        _norm(request.current_primary),
+        _norm(request.current_secondary),
+    )
+
+
+def matches_proposal(request: ChangeRequest, ips: StaticIps) -> bool:
+    if _norm(ips.primary_ip) != _norm(request.proposed_primary):
+        return False
+    return request.proposed_secondary is None or _norm(ips.secondary_ip) == _norm(
+        request.proposed_secondary
+    )
+
+
+class ChangeApplier:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        gateway: UpstoxGateway,
+        cards: RequestCards,
+        account: str,
+        clock: Clock,
+        put_grace: timedelta,
+    ) -> None:
+        self._db = db
+        self._gateway = gateway
+        self._cards = cards
+        self._account = account
+        self._clock = clock
+        # An "applying" row younger than this may still have its PUT in flight in another
+        # replica; reading back now could call it failed just before it succeeds.
+        self._put_grace = put_grace
+        self._busy: set[str] = set()
+        self._put_finished: set[str] = set()
+        self._reconcile_lock = asyncio.Lock()
+
+    # -- apply -------------------------------------------------------------------------
+
+    async def apply(self, request: ChangeRequest) -> ChangeRequest:
+        """Re-check and apply an approved request (at most one PUT, ever)."""
+        if request.id in self._busy:
+            return request
+        self._busy.add(request.id)
+        try:
+            return await self._apply(request)
+        finally:
+            self._busy.discard(request.id)
+
+    async def _apply(self, request: ChangeRequest) -> ChangeRequest:
+        retry_note = (
+            "The bot will re-check and apply it automatically after the next login or "
+            f"restart, if that happens before {format_ist(request.expires_at)}."
+        )
+        try:
+            ips = await self._gateway.static_ips()
+        except NotLoggedIn:
+            await self._cards.update(
+                request,
+                note=f"Approved, but not applied yet: the bot is logged out of Upstox, so it "
+                f"cannot re-check the registered IPs. {retry_note} {LOGIN_HINT}",
+            )
+            return request
+        except UpstoxError as error:
+            log.warning("re-check before applying %s failed: %r", request.id, error)
+            await self._cards.update(
+                request,
+                note="Approved, but not applied yet: the bot could not re-check the "
+                f"registered IPs with Upstox ({describe_upstox_error(error)}) {retry_note}",
+            )
+            return request
+
+        if drifted(request, ips):
+            before = _shown(request.current_primary, request.current_secondary)
+            reason = (
+                f"{DRIFT}: Upstox now has {_shown(ips.primary_ip, ips.secondary_ip)}, the "
+                f"request was made against {before}. Nothing was sent; make a new request "
+                "if the change is still needed."
+            )
+            return await self._fail(request, S.APPROVED, reason, {"drift": True})
+
+        applying = await self._db.requests.transition(
+            request.id,
+            S.APPROVED,
+            S.APPLYING,
+            audit=NewAuditEvent(
+                AuditEvent.APPLYING,
+                "bot",
+                {"primary": request.proposed_primary, "secondary": request.proposed_secondary},
+            ),
+        )
+        if applying is None:  # another task or replica got there first
+            return await self._db.requests.get(request.id) or request
+
+        try:
+            result = await self._gateway.update_static_ips(
+                applying.proposed_primary, applying.proposed_secondary
+            )
+        except UpstoxOutcomeUnknown as error:
+            self._put_finished.add(applying.id)
+            log.error("PUT for %s has an unknown outcome (%r): reading back", applying.id, error)
+            return await self._reconcile(applying)
+        except (UpstoxTokenInvalid, NotLoggedIn):
+            # A 401 (or no token at all) means Upstox did not take the change.
+            self._put_finished.add(applying.id)
+            return await self._fail(
+                applying,
+                S.APPLYING,
+                "the Upstox session ended just before the change was sent, so nothing was "
+                f"changed. {LOGIN_HINT} Then make a new request.",
+                {},
+            )
+        except UpstoxError as error:
+            self._put_finished.add(applying.id)
+            return await self._fail(
+                applying,
+                S.APPLYING,
+                describe_upstox_error(error),
+                {"code": error.code, "error": type(error).__name__},
+            )
+        except Exception:
+            # Our own failure after the PUT may have gone out: never guess, never re-send.
+            self._put_finished.add(applying.id)
+            log.exception("applying %s failed after the PUT may have been sent", applying.id)
+            await self._cards.update(
+                applying,
+                note="The outcome is unknown (an internal error after the change was sent). "
+                "The bot will read the IPs back to confirm; nothing will be re-sent.",
+            )
+            return applying
+
+        self._put_finished.add(applying.id)
+        now = self._clock()
+        applied = await self._db.requests.transition(
+            applying.id,
+            S.APPLYING,
+            S.APPLIED,
+            now=now,
+            applied_at=now,
+            audit=NewAuditEvent(
+                AuditEvent.APPLIED,
+                "bot",
+                {
+                    "primary": result.primary_ip,
+                    "secondary": result.secondary_ip,
+                    "access_tokens_invalidated": result.access_tokens_invalidated,
+                },
+            ),
+        )
+        if applied is None:
+            return await self._db.requests.get(applying.id) or applying
+        log.info("request %s applied", applied.id)
+        await self._cards.update(applied)
+        await self._announce_applied(applied, result.primary_ip, result.secondary_ip)
+        return applied
+
+    async def _announce_applied(
+        self, request: ChangeRequest, primary: str | None, secondary: str | None
+    ) -> None:
+        await self._cards.announce(
+            f"The static IPs are now {_shown(primary, secondary)} (request `{request.id}`, "
+            f"approved by <@{request.decided_by}>). {LOGOUT_NOTICE}"
+        )
+
+    async def _fail(
+        self,
+        request: ChangeRequest,
+        from_state: RequestState,
+        reason: str,
+        details: dict[str, object],
+        event: AuditEvent = AuditEvent.FAILED,
+    ) -> ChangeRequest:
+        failed = await self._db.requests.transition(
+            request.id,
+            from_state,
+            S.FAILED,
+            failure_reason=reason,
+            audit=NewAuditEvent(event, "bot", {"reason": reason, **details}),
+        )
+        if failed is None:
+            return await self._db.requests.get(request.id) or request
+        log.warning("request %s failed: %s", failed.id, reason)
+        await self._cards.update(failed)
+        return failed
+
+    # -- reconcile ---------------------------------------------------------------------
+
+    async def _reconcile(self, request: ChangeRequest) -> ChangeRequest:
+        """Settle an "applying" request by reading the IPs back."""
+        try:
+            ips = await self._gateway.static_ips()
+        except (UpstoxTokenInvalid, NotLoggedIn):
+            await self._cards.update(
+                request,
+                note="Upstox did not answer the change, and every session is now logged "
+                "out — so it was *probably applied*. The bot will confirm by reading the "
+                f"IPs back after the next login. {LOGIN_HINT}",
+            )
+            return request
+        except UpstoxError as error:
+            await self._cards.update(
+                request,
+                note="Upstox did not answer the change, so the outcome is not known yet. "
+                f"The bot will read the IPs back to confirm ({describe_upstox_error(error)}); "
+                "nothing will be re-sent.",
+            )
+            return request
+
+        if matches_proposal(request, ips):
+            applied_at = ips.last_changed_at or self._clock()
+            applied = await self._db.requests.transition(
+                request.id,
+                S.APPLYING,
+                S.APPLIED,
+                applied_at=applied_at,
+                audit=NewAuditEvent(
+                    AuditEvent.RECONCILED,
+                    "bot",
+                    {
+                        "outcome": "applied",
+                        "primary": ips.primary_ip,
+                        "secondary": ips.secondary_ip,
+                    },
+                ),
+            )
+            if applied is None:
+                return await self._db.requests.get(request.id) or request
+            log.info("request %s reconciled: applied", applied.id)
+            await self._cards.update(applied)
+            await self._announce_applied(applied, ips.primary_ip, ips.secondary_ip)
+            return applied
+        reason = (
+            "Upstox did not apply the change: reading the IPs back shows "
+            f"{_shown(ips.primary_ip, ips.secondary_ip)}. Nothing was re-sent; make a new "
+            "request if the change is still needed."
+        )
+        return await self._fail(
+            request,
+            S.APPLYING,
+            reason,
+            {"outcome": "failed", "primary": ips.primary_ip, "secondary": ips.secondary_ip},
+            event=AuditEvent.RECONCILED,
+        )
+
+    async def reconcile_unfinished(self) -> None:
+        async with self._reconcile_lock:
+            unfinished = await self._db.requests.list_in_state(
+                (S.APPROVED, S.APPLYING), account=self._account
+            )
+            for request in unfinished:
+                if request.id in self._busy:
+                    continue
+                try:
+                    await self._settle(request)
+                except Exception:
+                    log.exception("reconciling %s failed; will try again later", request.id)
+
+    async def _settle(self, request: ChangeRequest) -> None:
+        now = self._clock()
+        if request.state is S.APPROVED:
+            if now >= request.expires_at:
+                await self._fail(
+                    request,
+                    S.APPROVED,
+                    f"the approval lapsed at {format_ist(request.expires_at)} before the bot "
+                    "could re-check the IPs with Upstox; nothing was sent.",
+                    {"lapsed": True},
+                )
+                return
+            await self.apply(request)
+            return
+        if request.id not in self._put_finished and now - request.updated_at < self._put_grace:
+            return  # its PUT may still be in flight elsewhere; the next run will settle it
+        self._busy.add(request.id)
+        try:
+            await self._reconcile(request)
+        finally:
+            self._busy.discard(request.id)

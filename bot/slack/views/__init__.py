@@ -1,0 +1,1 @@
+"""Bolt listeners and builders for modals, one module per form."""

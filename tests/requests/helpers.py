@@ -1,0 +1,142 @@
+"""Steps shared by the change-request tests: commands, clicks, and what reached Slack,
+Upstox and the store."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import httpx
+
+from bot.service.request_states import RequestState
+from bot.slack.blocks.request_card import APPROVE_ACTION, REJECT_ACTION
+from bot.store.models import AuditEntry, ChangeRequest
+from bot.upstox.emulator import EmulatorServer
+from tests.support.bot_runner import InProcessBot, wait_until
+from tests.support.fake_slack import FakeSlack, SlackCall
+from tests.support.slack_requests import block_actions_body, post_signed, slash_command_body
+
+CHANNEL = "CAPPROVALS"
+PUT = "PUT /v2/user/ip"
+NEW_PRIMARY = "8.8.8.8"
+NEW_SECONDARY = "9.9.9.9"
+_keys = itertools.count(1)
+
+
+def new_key(prefix: str = "k") -> str:
+    return f"{prefix}{next(_keys)}"
+
+
+def slash(
+    http: httpx.Client,
+    base_url: str,
+    fake_slack: FakeSlack,
+    text: str,
+    *,
+    user_id: str = "UREQUESTER",
+    trigger_id: str = "trigger-1",
+) -> SlackCall:
+    """`/staticip <text>` as Slack sends it; returns the (ephemeral) answer."""
+    key = new_key("cmd")
+    body = slash_command_body(
+        text, user_id=user_id, response_url=fake_slack.response_url(key), trigger_id=trigger_id
+    )
+    assert post_signed(http, base_url, body).status_code == 200
+    return fake_slack.wait_for_response(key, timeout=10)
+
+
+def click(
+    http: httpx.Client,
+    base_url: str,
+    fake_slack: FakeSlack,
+    value: str,
+    *,
+    user_id: str,
+    approve: bool = True,
+    wait: bool = True,
+) -> str:
+    """A click on Approve/Reject; returns the response_url key (ephemeral answers go there)."""
+    key = new_key("click")
+    body = block_actions_body(
+        APPROVE_ACTION if approve else REJECT_ACTION,
+        value,
+        user_id=user_id,
+        response_url=fake_slack.response_url(key),
+    )
+    response = post_signed(http, base_url, body)
+    assert response.status_code == 200, response.text
+    return key
+
+
+def cards(fake_slack: FakeSlack) -> list[SlackCall]:
+    return [
+        c
+        for c in fake_slack.calls_to("chat.postMessage")
+        if str(c.params.get("text", "")).startswith("IP change request")
+    ]
+
+
+def card_updates(fake_slack: FakeSlack, request_id: str) -> list[SlackCall]:
+    return [
+        c
+        for c in fake_slack.calls_to("chat.update")
+        if str(c.params.get("text", "")).startswith(f"IP change request {request_id}")
+    ]
+
+
+def channel_posts(fake_slack: FakeSlack, containing: str) -> list[SlackCall]:
+    return [
+        c
+        for c in fake_slack.calls_to("chat.postMessage")
+        if c.params.get("channel") == CHANNEL and containing in c.text_blob()
+    ]
+
+
+def buttons(params: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for block in params.get("blocks") or []:
+        if block.get("type") == "actions":
+            found.extend(block.get("elements", []))
+    return found
+
+
+def stored(bot: InProcessBot, request_id: str) -> ChangeRequest:
+    found = bot.run(bot.runtime.db.requests.get(request_id))
+    assert found is not None
+    return found
+
+
+def all_requests(bot: InProcessBot) -> list[ChangeRequest]:
+    return bot.run(bot.runtime.db.requests.list_in_state(list(RequestState)))
+
+
+def events(bot: InProcessBot, request_id: str) -> list[str]:
+    entries: list[AuditEntry] = bot.run(bot.runtime.db.audit.list_for_request(request_id))
+    return [e.event for e in entries]
+
+
+def wait_state(
+    bot: InProcessBot, request_id: str, state: RequestState, timeout: float = 10.0
+) -> ChangeRequest:
+    wait_until(lambda: stored(bot, request_id).state is state, timeout)
+    return stored(bot, request_id)
+
+
+def puts(emulator: EmulatorServer) -> int:
+    return len(emulator.state.calls_to(PUT))
+
+
+def request_change(
+    http: httpx.Client,
+    bot: InProcessBot,
+    fake_slack: FakeSlack,
+    args: str = f"{NEW_PRIMARY} {NEW_SECONDARY} moved to the new VPS",
+    *,
+    user_id: str = "UREQUESTER",
+) -> ChangeRequest:
+    """Make a valid request; return it once its card is posted."""
+    answer = slash(http, bot.base_url, fake_slack, f"set {args}", user_id=user_id)
+    assert "is posted for approval" in answer.params["text"], answer.params
+    [request] = [r for r in all_requests(bot) if r.state is RequestState.PENDING]
+    assert request.card_ts is not None
+    return request
