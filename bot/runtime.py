@@ -31,6 +31,7 @@ from bot.service.tokens import TokenService
 from bot.service.upstox_gateway import UpstoxGateway
 from bot.slack.blocks.login import SlackLoginMessages
 from bot.slack.blocks.request_card import request_card
+from bot.slack.home import HomePublisher
 from bot.slack.notifier import SlackNotifier
 from bot.slack.usergroups import SlackUserGroups
 from bot.store.database import Database, open_database
@@ -71,6 +72,8 @@ class Runtime:
         )
         # Jobs may be added before or after start; web.py's lifespan starts and stops it.
         self.scheduler = Scheduler(clock)
+        # The App Home: publish on open, re-publish for recent viewers on state changes.
+        self.home = HomePublisher(self)
         self._db: Database | None = None
         self._secret_key: SecretStr | None = None
         self._tokens: TokenService | None = None
@@ -171,6 +174,14 @@ class Runtime:
         await self.public_ip.aclose()
         if self._db is not None:
             await self._db.close()
+
+    def refresh_home(self) -> None:
+        """Re-publish the App Home for recent viewers, in the background; never raises.
+
+        Call it after anything the Home shows has changed (a request, a decision, a login,
+        an alert).
+        """
+        self.home.refresh_soon()
 
     async def database_reachable(self) -> bool:
         if self._db is None:

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
 from bot.ist import Clock, system_clock
+from bot.jobs.registry import register_jobs
 from bot.log import new_request_id, request_id_var
 from bot.runtime import Runtime
 from bot.slack.app import build_bolt_app
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         socket_handler: AsyncSocketModeHandler | None = None
         await runtime.start()
+        register_jobs(runtime)
         runtime.scheduler.start()
         if settings.slack_app_token is not None:
             socket_handler = AsyncSocketModeHandler(
@@ -78,6 +80,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
             await runtime.scheduler.stop()
+            await runtime.home.aclose()
             await runtime.stop()
             log.info("stopped")
 

@@ -8,7 +8,9 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.runtime import Runtime
 from bot.slack import commands
+from bot.slack import events as home_events
 from bot.slack.actions import decisions as decision_actions
+from bot.slack.actions import home as home_actions
 from bot.slack.actions import login as login_actions
 from bot.slack.views import change_request as change_request_view
 
@@ -25,6 +27,8 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
         logger=logging.getLogger("bot.slack.bolt"),
     )
     commands.register(app, runtime)
+    home_events.register(app, runtime)
+    home_actions.register(app, runtime)
     login_actions.register(app)
     decision_actions.register(app, runtime)
     change_request_view.register(app, runtime)
