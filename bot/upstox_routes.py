@@ -10,7 +10,7 @@ import html
 import json
 import logging
 
-from fastapi import APIRouter, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from bot.runtime import Runtime
@@ -40,10 +40,11 @@ def page(title: str, message: str, *, status: int) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=_NO_STORE)
 
 
-def build_router(runtime: Runtime) -> APIRouter:
-    router = APIRouter()
+def add_upstox_routes(app: FastAPI, runtime: Runtime) -> None:
+    """Registered on the app itself (not an included APIRouter) so that `app.routes` lists
+    them plainly, as for every other route."""
 
-    @router.get(CALLBACK_PATH)
+    @app.get(CALLBACK_PATH)
     async def upstox_callback(request: Request) -> Response:
         params = request.query_params
         try:
@@ -62,7 +63,7 @@ def build_router(runtime: Runtime) -> APIRouter:
             status=200,
         )
 
-    @router.post(NOTIFIER_PATH)
+    @app.post(NOTIFIER_PATH)
     async def upstox_notifier(request: Request) -> Response:
         raw = await request.body()
         if len(raw) > MAX_NOTIFIER_BODY:
@@ -79,5 +80,3 @@ def build_router(runtime: Runtime) -> APIRouter:
                 {"status": "error", "reason": refused.public_message}, status_code=refused.status
             )
         return JSONResponse({"status": "ok", "user_id": result.user_id})
-
-    return router

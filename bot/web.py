@@ -19,7 +19,7 @@ from bot.jobs.registry import register_jobs
 from bot.log import new_request_id, request_id_var
 from bot.runtime import Runtime
 from bot.slack.app import build_bolt_app
-from bot.upstox_routes import build_router as build_upstox_router
+from bot.upstox_routes import add_upstox_routes
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         async def slack_events(request: Request) -> Response:
             return await slack_handler.handle(request)
 
-    app.include_router(build_upstox_router(runtime))
+    add_upstox_routes(app, runtime)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
