@@ -1,0 +1,191 @@
+"""The approval card, the requester's confirmation, and the `/staticip set` form."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from bot.ist import format_ist
+from bot.slack.blocks.limits import message_problems, view_problems
+from bot.upstox.emulator import EmulatorServer
+from tests.conftest import REGISTERED_PRIMARY
+from tests.requests.helpers import (
+    CHANNEL,
+    all_requests,
+    buttons,
+    cards,
+    events,
+    puts,
+    request_change,
+    slash,
+)
+from tests.support.bot_runner import InProcessBot
+from tests.support.clock import MutableClock
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack_requests import payload_body, post_signed
+
+
+def test_card_shows_everything_an_approver_needs(
+    bot: InProcessBot,
+    http: httpx.Client,
+    fake_slack: FakeSlack,
+    emulator: EmulatorServer,
+    clock: MutableClock,
+) -> None:
+    reason = "ISP moved us <!channel> & <https://evil.example|click> *now*"
+    answer = slash(http, bot.base_url, fake_slack, f"set 8.8.8.8 9.9.9.9 {reason}")
+
+    [card] = cards(fake_slack)
+    [request] = all_requests(bot)
+    assert card.params["channel"] == CHANNEL
+    blob = card.text_blob()
+    # Requester, reason (escaped: no mention, no link), current vs proposed.
+    assert "<@UREQUESTER>" in blob
+    assert "ISP moved us &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt; *now*" in blob
+    assert "<!channel>" not in blob and "<https://evil" not in blob
+    fields = [f["text"] for b in card.params["blocks"] for f in b.get("fields", [])]
+    assert fields == [
+        f"*Current primary*\n`{REGISTERED_PRIMARY}`",
+        "*Proposed primary*\n`8.8.8.8`",
+        "*Current secondary*\n_none_",
+        "*Proposed secondary*\n`9.9.9.9`",
+    ]
+    # The week-lock warning, the logout warning, the expiry (all IST with dates).
+    next_change = format_ist(clock() + timedelta(days=7))
+    assert (
+        f"This uses the change for this week — the next one is possible from {next_change}" in blob
+    )
+    assert "Every Upstox session will be logged out; someone must log in again" in blob
+    assert f"Expires {format_ist(clock() + timedelta(hours=24))}" in blob
+    # Exactly two buttons, carrying only the request id.
+    approve, reject = buttons(card.params)
+    assert (approve["text"]["text"], approve["style"], approve["value"]) == (
+        "Approve",
+        "primary",
+        request.id,
+    )
+    assert "logs out every Upstox session" in approve["confirm"]["text"]["text"]
+    assert (reject["text"]["text"], reject["style"], reject["value"]) == (
+        "Reject",
+        "danger",
+        request.id,
+    )
+    assert message_problems(card.params) == []
+    # Stored with where the card is, and audited.
+    assert (request.card_channel, request.card_ts) == (CHANNEL, card_ts(fake_slack))
+    assert request.reason == "ISP moved us <!channel> & <https://evil.example|click> *now*"
+    assert events(bot, request.id) == ["requested"]
+    # The requester gets the id and a link to the card, privately.
+    assert answer.params["response_type"] == "ephemeral"
+    permalink = f"https://fake.slack.com/archives/{CHANNEL}/p{request.card_ts.replace('.', '')}"
+    assert request.id in answer.params["text"] and permalink in answer.params["text"]
+    assert puts(emulator) == 0
+
+
+def card_ts(fake_slack: FakeSlack) -> str:
+    [call] = fake_slack.calls_to("chat.getPermalink")
+    return str(call.params["message_ts"])
+
+
+def test_without_a_secondary_the_registered_one_is_kept_and_shown(
+    bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, emulator: EmulatorServer
+) -> None:
+    emulator.state.set_ips(REGISTERED_PRIMARY, "1.1.1.1")
+    request = request_change(http, bot, fake_slack, "8.8.8.8 new host")
+    assert (request.proposed_primary, request.proposed_secondary) == ("8.8.8.8", "1.1.1.1")
+    fields = [f["text"] for b in cards(fake_slack)[0].params["blocks"] for f in b.get("fields", [])]
+    assert "*Proposed secondary*\n`1.1.1.1` _(kept)_" in fields
+
+
+def view_submission(values: dict[str, str], user_id: str = "UREQUESTER") -> str:
+    state = {
+        field: {"value": {"type": "plain_text_input", "value": value or None}}
+        for field, value in values.items()
+    }
+    payload: dict[str, Any] = {
+        "type": "view_submission",
+        "team": {"id": "T0FAKE", "domain": "fake"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0FAKE"},
+        "api_app_id": "A0FAKE",
+        "token": "deprecated-verification-token",
+        "trigger_id": "trigger-3",
+        "view": {
+            "id": "VFORM1",
+            "type": "modal",
+            "callback_id": "staticip_set",
+            "hash": "h1",
+            "state": {"values": state},
+        },
+    }
+    return payload_body(payload)
+
+
+def test_set_alone_opens_the_form_with_the_trigger_id(
+    bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack
+) -> None:
+    from tests.support.slack_requests import slash_command_body
+
+    body = slash_command_body("set", response_url=fake_slack.response_url("f1"))
+    assert post_signed(http, bot.base_url, body).status_code == 200
+    opened = fake_slack.wait_for_call("views.open")
+    assert opened.params["trigger_id"] == "trigger-1"
+    view = opened.params["view"]
+    assert view["callback_id"] == "staticip_set"
+    assert [b.get("block_id") for b in view["blocks"] if b["type"] == "input"] == [
+        "primary",
+        "secondary",
+        "reason",
+    ]
+    assert view_problems(view) == []
+
+
+def test_form_field_errors_come_back_in_the_ack(
+    bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, emulator: EmulatorServer
+) -> None:
+    response = post_signed(
+        http,
+        bot.base_url,
+        view_submission({"primary": "10.0.0.1", "secondary": "1.2.3", "reason": ""}),
+    )
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["response_action"] == "errors"
+    assert set(answer["errors"]) == {"primary", "secondary", "reason"}
+    assert "private range" in answer["errors"]["primary"]
+    assert "not an IP address" in answer["errors"]["secondary"]
+    assert "reason is required" in answer["errors"]["reason"]
+    assert cards(fake_slack) == [] and all_requests(bot) == [] and puts(emulator) == 0
+
+
+def test_form_submission_posts_the_card_and_shows_the_outcome(
+    bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack
+) -> None:
+    response = post_signed(
+        http,
+        bot.base_url,
+        view_submission({"primary": "8.8.8.8", "secondary": "", "reason": "new VPS"}),
+    )
+    assert response.json()["response_action"] == "update"
+    updated = fake_slack.wait_for_call("views.update")
+    [request] = all_requests(bot)
+    assert updated.params["view_id"] == "VFORM1"
+    assert request.id in updated.text_blob() and "is posted for approval" in updated.text_blob()
+    assert view_problems(updated.params["view"]) == []
+    assert len(cards(fake_slack)) == 1
+    assert (request.proposed_primary, request.reason) == ("8.8.8.8", "new VPS")
+
+
+def test_form_refusal_that_needs_upstox_is_shown_in_the_form(
+    bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack
+) -> None:
+    response = post_signed(
+        http,
+        bot.base_url,
+        view_submission({"primary": REGISTERED_PRIMARY, "secondary": "", "reason": "oops"}),
+    )
+    assert response.json()["response_action"] == "update"
+    updated = fake_slack.wait_for_call("views.update")
+    assert "Those IPs are already registered" in updated.text_blob()
+    assert cards(fake_slack) == [] and all_requests(bot) == []
