@@ -7,6 +7,7 @@ a change, whether or not the response says so).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
@@ -29,9 +30,23 @@ class UpstoxGateway:
         self._tokens = tokens
         self._clock = clock
         self.last_success_at: datetime | None = None
+        # Bumped when a PUT starts and when it ends: a read may only be shared by callers
+        # that began in the same epoch, so no caller ever gets IPs read before or during a
+        # change it has seen start or finish (the drift check, the read-back after a PUT).
+        self._ips_epoch = 0
+        self._shared_read: tuple[int, asyncio.Task[StaticIps]] | None = None
 
     async def static_ips(self) -> StaticIps:
-        return await self._call(self.client.get_static_ips)
+        """The registered IPs. Concurrent callers share one Upstox read: a channel hammering
+        `/staticip show` costs Upstox one call, not fifty (its limit is 50/s per API), and
+        the bot no longer queues them behind the client's connection pool."""
+        shared = self._shared_read
+        if shared is None or shared[0] != self._ips_epoch or shared[1].done():
+            task = asyncio.create_task(self._call(self.client.get_static_ips))
+            task.add_done_callback(_consume_exception)
+            shared = self._shared_read = (self._ips_epoch, task)
+        # shield: one caller giving up (its deadline) must not cancel the others' read.
+        return await asyncio.shield(shared[1])
 
     async def profile(self) -> Profile:
         return await self._call(self.client.get_profile)
@@ -45,7 +60,11 @@ class UpstoxGateway:
         async def put(secret: SecretStr) -> StaticIpUpdateResult:
             return await self.client.update_static_ips(secret, primary_ip, secondary_ip)
 
-        result = await self._with_token(token, put)
+        self._ips_epoch += 1
+        try:
+            result = await self._with_token(token, put)
+        finally:
+            self._ips_epoch += 1
         await self._tokens.mark_dead(IP_CHANGE_LOGOUT, state=TokenState.INVALIDATED)
         return result
 
@@ -62,3 +81,9 @@ class UpstoxGateway:
             raise
         self.last_success_at = self._clock()
         return result
+
+
+def _consume_exception(task: asyncio.Task[StaticIps]) -> None:
+    # Every waiter may have given up; the failure was theirs to see, not asyncio's to log.
+    if not task.cancelled():
+        task.exception()
