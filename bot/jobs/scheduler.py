@@ -78,6 +78,15 @@ class Scheduler:
     def running(self) -> bool:
         return bool(self._tasks)
 
+    def failures(self, name: str) -> int:
+        """Consecutive failed runs of `name` (0 after a success); drives the backoff."""
+        return self._entries[name].failures
+
+    def next_delay(self, name: str) -> float:
+        """Seconds the loop would wait before the next periodic run of `name` (with jitter)."""
+        entry = self._entries[name]
+        return max(self._delay(entry), entry.retry_after or 0.0)
+
     def runs(self, name: str) -> int:
         """How many times `name` has finished a run (successful or not)."""
         return self._entries[name].runs
@@ -145,10 +154,12 @@ class Scheduler:
                 return False
             except Exception:
                 entry.failures += 1
+                entry.retry_after = None
                 log.exception("job %s failed", entry.name)
                 return False
             else:
                 entry.failures = 0
+                entry.retry_after = None
                 return True
             finally:
                 entry.runs += 1
@@ -177,12 +188,8 @@ class Scheduler:
         first = entry.first_run_after
         await asyncio.sleep(first.total_seconds() if first is not None else self._delay(entry))
         while True:
-            entry.retry_after = None
             await self._run(entry)
-            delay = self._delay(entry)
-            if entry.retry_after:
-                delay = max(delay, entry.retry_after)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(self.next_delay(entry.name))
 
     async def _daily_loop(self, entry: _Entry) -> None:
         assert entry.daily_at is not None
