@@ -47,7 +47,9 @@ from bot.upstox.models import (
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.upstox.com"
-MAX_BACKOFF_SECONDS = 30.0
+# A read never waits longer than this between attempts; a Retry-After beyond it is passed
+# to the caller ("try again in N s") instead of keeping a Slack user waiting.
+MAX_BACKOFF_SECONDS = 5.0
 _REDACTED = "[redacted]"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -183,9 +185,9 @@ class UpstoxClient:
             try:
                 return await self._send(endpoint, "GET", path, token=token, attempt=attempt)
             except (UpstoxRateLimited, UpstoxUnavailable) as exc:
-                if attempt >= self._read_attempts:
-                    raise
                 retry_after = exc.retry_after if isinstance(exc, UpstoxRateLimited) else None
+                if attempt >= self._read_attempts or (retry_after or 0) > MAX_BACKOFF_SECONDS:
+                    raise
                 delay = self._backoff(attempt, retry_after)
                 log.warning(
                     "%s failed (%s), retry %d/%d in %.2fs",

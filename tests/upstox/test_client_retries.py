@@ -59,6 +59,16 @@ async def test_read_retries_are_bounded(
     assert len(emulator.state.calls_to(GET_IP)) == 3
 
 
+async def test_long_retry_after_is_passed_to_the_caller_not_waited_for(
+    emulator: EmulatorServer, client: UpstoxClient, token: SecretStr
+) -> None:
+    emulator.state.add_fault(Fault(route=GET_IP, status=429, count=5, retry_after=60))
+    with pytest.raises(UpstoxRateLimited) as raised:
+        await client.get_static_ips(token)
+    assert raised.value.retry_after == 60
+    assert len(emulator.state.calls_to(GET_IP)) == 1
+
+
 async def test_read_attempts_is_configurable(emulator: EmulatorServer, token: SecretStr) -> None:
     emulator.state.add_fault(Fault(route="GET /v2/user/profile", status=429, count=10))
     async with UpstoxClient(emulator.base_url, read_attempts=5, backoff_base=0.001) as client:
