@@ -304,6 +304,10 @@ class ChangeRequestService:
             try:
                 await self._tokens.usable()
             except NotLoggedIn as error:
+                # A concurrent winner's change logs the token out: tell a late click so.
+                latest = await self.load(request.id)
+                if latest.state is not S.PENDING:
+                    raise AlreadyDecided(decided_message(latest)) from None
                 raise NotAllowed(
                     f"Not approved yet — the request stays open. {error.user_message}"
                 ) from None

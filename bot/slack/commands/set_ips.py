@@ -16,8 +16,10 @@ _IP_CHARS = re.compile(r"^[0-9A-Fa-f:.\[\]%]+$")
 
 
 def looks_like_ip(word: str) -> bool:
-    return bool(_IP_CHARS.match(word)) and any(c.isdigit() for c in word) and (
-        "." in word or ":" in word
+    return (
+        bool(_IP_CHARS.match(word))
+        and any(c.isdigit() for c in word)
+        and ("." in word or ":" in word)
     )
 
 
