@@ -52,6 +52,7 @@ LINK_TTL = timedelta(minutes=10)
 # IST), so its link lives longer; it is still single-use, signed and bound to the account,
 # and the callback refuses a login as a different Upstox user than the last one.
 ALERT_LINK_TTL = timedelta(hours=12)
+STATE_RETENTION = timedelta(days=1)
 UNREADABLE_REASON = "the stored token cannot be decrypted (was BOT_SECRET_KEY changed?)"
 NOTIFIER_MESSAGE_TYPE = "access_token"
 
@@ -161,9 +162,10 @@ class LoginService:
         `requested_by` is the Slack user id, or `ALERT_REQUESTER` for a channel alert.
         The App Home and the alerts reuse this.
         """
-        row = await self._db.oauth_states.create(
-            self._account, requested_by, ttl=ttl, now=self._clock()
-        )
+        now = self._clock()
+        # Housekeeping: used and expired states are worthless after a day.
+        await self._db.oauth_states.purge(now - STATE_RETENTION)
+        row = await self._db.oauth_states.create(self._account, requested_by, ttl=ttl, now=now)
         url = self._upstox.authorization_url(
             client_id=self._settings.upstox_client_id,
             redirect_uri=self.redirect_uri,
@@ -290,12 +292,14 @@ class LoginService:
         return request
 
     async def accept_notifier(self, payload: Any) -> LoginResult:
-        """The notifier webhook: store the token only when every check passes."""
+        """The notifier webhook: store the token only when every check passes.
+
+        Anyone can POST here, so nothing from the payload reaches the log redactor (that
+        would let a stranger blank out words in every log line) until the token has proved
+        itself with Upstox; `TokenService.store` registers it then.
+        """
         if not isinstance(payload, Mapping):
             raise LoginRefused("expected a JSON object", reason="bad_payload")
-        token_value = payload.get("access_token")
-        if isinstance(token_value, str):
-            redactor.add([token_value])
         if payload.get("message_type") != NOTIFIER_MESSAGE_TYPE:
             raise LoginRefused("not an access token message", reason="wrong_message_type")
         try:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.log import redactor
 from bot.store.models import TokenSource
 from bot.upstox.emulator import EmulatorServer
 from tests.login.helpers import (
@@ -157,6 +158,17 @@ def test_notifier_verifies_the_token_with_upstox_before_storing(
     approved = http.post(f"{emulator.base_url}/_emulator/token-requests/approve").json()
     assert approved["notifier_status"] == 200
     assert stored_token(login_bot) == approved["payload"]["access_token"]
+
+
+def test_strangers_cannot_add_words_to_the_log_redactor(
+    login_bot: InProcessBot, fake_slack: FakeSlack, emulator: EmulatorServer, http: httpx.Client
+) -> None:
+    slash(http, login_bot, fake_slack, "login phone", key="phone")
+    word = "notifier-poison-word"
+
+    assert notify(http, login_bot, payload_for(emulator, access_token=word)).status_code == 400
+
+    assert redactor.redact(f"a {word} b") == f"a {word} b"
 
 
 def test_phone_login_without_a_notifier_url_says_what_to_do(
