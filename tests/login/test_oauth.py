@@ -15,6 +15,7 @@ from bot.upstox.emulator import EmulatorServer
 from tests.login.helpers import (
     assert_never_leaked,
     confirmations,
+    dead_alerts,
     exchanges,
     login_url,
     query,
@@ -40,6 +41,9 @@ def test_login_link_to_new_token_end_to_end(
 ) -> None:
     # The seed token dies, as after an IP change: calls fail until someone logs in.
     emulator.state.tokens[upstox_token].revoked_at = emulator.state.now()
+    refused = slash(http, login_bot, fake_slack, "show", key="before")
+    assert "/staticip login" in refused.text_blob()
+    fake_slack.wait_for(lambda calls: dead_alerts(fake_slack), timeout=5)
 
     answer = slash(http, login_bot, fake_slack, "login", key="login")
     assert answer.params["response_type"] == "ephemeral"
@@ -81,7 +85,11 @@ def test_login_link_to_new_token_end_to_end(
     ips = login_bot.run(runtime.upstox_gateway.static_ips())
     assert ips.primary_ip == "122.181.101.247"
     assert emulator.state.calls_to("GET /v2/user/ip")[-1].status == 200
+    shown = slash(http, login_bot, fake_slack, "show", key="show")
+    assert "122.181.101.247" in shown.text_blob()
+    assert "/staticip login" not in shown.text_blob()
     assert any("logged in to Upstox as EMU001" in r.getMessage() for r in logs.records)
+    assert len(dead_alerts(fake_slack)) == 1
     assert_never_leaked([upstox_token, new_token], logs, fake_slack)
 
 
