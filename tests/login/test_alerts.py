@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.service.request_states import RequestState
 from bot.service.tokens import NotLoggedIn
 from bot.store.models import TokenSource, TokenState
 from bot.upstox import UpstoxTokenInvalid
@@ -24,6 +25,7 @@ from tests.login.helpers import (
     slash,
     stored_token,
 )
+from tests.requests.helpers import NEW_PRIMARY, click, request_change, wait_state
 from tests.support.bot_runner import InProcessBot
 from tests.support.clock import MutableClock
 from tests.support.fake_slack import FakeSlack
@@ -89,6 +91,37 @@ def test_ip_change_posts_one_alert_a_later_401_none_and_login_clears_it(
         login_bot.run(runtime.upstox_gateway.static_ips())
     assert len(dead_alerts(fake_slack)) == 2
     assert "Upstox rejected the token (401)" in dead_alerts(fake_slack)[-1].text_blob()
+    assert_never_leaked([upstox_token, new_token], logs, fake_slack)
+
+
+def test_approved_change_alerts_once_and_the_alert_button_logs_back_in(
+    login_bot: InProcessBot,
+    fake_slack: FakeSlack,
+    emulator: EmulatorServer,
+    http: httpx.Client,
+    upstox_token: str,
+    logs: pytest.LogCaptureFixture,
+) -> None:
+    request = request_change(http, login_bot, fake_slack)
+    click(http, login_bot.base_url, fake_slack, request.id, user_id="UAPPROVER1")
+    wait_state(login_bot, request.id, RequestState.APPLIED)
+
+    [alert] = fake_slack.wait_for(lambda calls: dead_alerts(fake_slack), timeout=5)
+    assert "the static IPs were changed" in alert.text_blob()
+    # Anything else that now fails with the dead token adds no second alert.
+    with pytest.raises(NotLoggedIn):
+        login_bot.run(login_bot.runtime.upstox_gateway.static_ips())
+    shown = slash(http, login_bot, fake_slack, "show", key="show")
+    assert "/staticip login" in shown.text_blob()
+    assert len(dead_alerts(fake_slack)) == 1
+
+    assert http.get(login_url(alert), follow_redirects=True).status_code == 200
+    fake_slack.wait_for(lambda calls: confirmations(fake_slack), timeout=5)
+    ips = login_bot.run(login_bot.runtime.upstox_gateway.static_ips())
+    assert ips.primary_ip == NEW_PRIMARY
+    assert len(dead_alerts(fake_slack)) == 1
+    new_token = stored_token(login_bot)
+    assert new_token is not None
     assert_never_leaked([upstox_token, new_token], logs, fake_slack)
 
 
