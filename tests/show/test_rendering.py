@@ -204,7 +204,7 @@ def test_outside_text_never_breaks_the_limits_or_the_markup(
     for text in iter_texts({"a": payload, "b": status}):
         # Only our own markup may open a "<": mentions and the channel link.
         for fragment in text.split("<")[1:]:
-            assert fragment.startswith(("@U", "#C", "!subteam^S")), text
+            assert fragment.startswith(("@U", "@W", "#C", "!subteam^S")), text
 
 
 # -- the checker itself ----------------------------------------------------------------
