@@ -328,7 +328,7 @@ class ChangeRequestService:
         if verb is Verb.REJECT:
             await self.cards.update(won)
             return won
-        await self.cards.update(won, note=f"Approved by {who(user_id)} — applying…")
+        await self.cards.update(won)  # "approved by X — applying…", buttons gone
         return await self.applier.apply(won)
 
     async def _still_pending(self, request: ChangeRequest) -> ChangeRequest:
