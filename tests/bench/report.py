@@ -33,6 +33,8 @@ def machine() -> dict[str, Any]:
         "cpu": model,
         "python": platform.python_version(),
         "system": f"{platform.system()} {platform.release()}",
+        # Other work on the machine skews every figure; say how busy it was.
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
 
 
