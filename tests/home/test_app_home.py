@@ -124,9 +124,9 @@ def test_log_in_button_opens_a_modal_with_a_fresh_login_link_and_no_secret(
     call = fake_slack.wait_for_call("views.open")
     blob = json.dumps(view_of(call))
     assert f"{emulator.base_url}/v2/login/authorization/dialog" in blob
-    assert "Open Upstox login" in blob
+    assert "Log in to Upstox" in blob
     assert upstox_token not in blob and "test-bot-secret-key" not in blob
 
     # The URL button itself only needs an ack.
-    click = block_actions_body("home_login_link", "", user_id=VIEWER)
+    click = block_actions_body("upstox_login", "", user_id=VIEWER)
     assert post_signed(http, bot.base_url, click).status_code == 200

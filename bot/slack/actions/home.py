@@ -14,10 +14,9 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.webhook_response import WebhookResponse
 
-from bot.ist import format_ist
-from bot.jobs.facts import optional_service
 from bot.runtime import Runtime
-from bot.slack.blocks.home import LOGIN_ACTION, LOGIN_LINK_ACTION, REQUEST_CHANGE_ACTION
+from bot.slack.blocks.home import LOGIN_ACTION, REQUEST_CHANGE_ACTION
+from bot.slack.blocks.login import login_prompt
 
 log = logging.getLogger(__name__)
 
@@ -83,37 +82,12 @@ async def open_request_modal(
 async def open_login_modal(runtime: Runtime, client: AsyncWebClient, body: dict[str, Any]) -> None:
     user_id = str(body.get("user", {}).get("id", ""))
     trigger_id = str(body.get("trigger_id", ""))
-    login = optional_service(runtime, "login")
-    builder = getattr(login, "login_link", None)
-    if builder is None:
-        view = notice_view("Log in to Upstox", "Type `/staticip login` to get a login link.")
-    else:
-        link = await builder(user_id)
-        status = await runtime.tokens.status()
-        text = (
-            f"*Upstox login:* {status.describe()}.\n"
-            f"This link is for you and works once, until {format_ist(link.expires_at)}."
-        )
-        view = notice_view(
-            "Log in to Upstox",
-            text,
-            [
-                {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-                {
-                    "type": "actions",
-                    "elements": [
-                        {
-                            "type": "button",
-                            "action_id": LOGIN_LINK_ACTION,
-                            "text": {"type": "plain_text", "text": "Open Upstox login"},
-                            "url": link.url,
-                            "style": "primary",
-                        }
-                    ],
-                },
-            ],
-        )
-    await client.views_open(trigger_id=trigger_id, view=view)
+    # A fresh link on every click: a link baked into an old Home view would have expired.
+    link = await runtime.login.login_link(user_id)
+    text, blocks = login_prompt(link, runtime.clock())
+    await client.views_open(
+        trigger_id=trigger_id, view=notice_view("Log in to Upstox", text, blocks)
+    )
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
@@ -129,8 +103,3 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await open_login_modal(runtime, client, body)
         except Exception:
             log.exception("could not open the login modal from the App Home")
-
-    @app.action(LOGIN_LINK_ACTION)
-    async def login_link_clicked(ack: AsyncAck) -> None:
-        # A URL button: the browser opens the link; Slack still wants an ack.
-        await ack()

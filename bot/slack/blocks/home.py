@@ -18,7 +18,6 @@ from bot.upstox import StaticIps
 
 REQUEST_CHANGE_ACTION = "home_request_change"
 LOGIN_ACTION = "home_login"
-LOGIN_LINK_ACTION = "home_login_link"
 MAX_REQUESTS = 10
 MAX_AUDIT = 10
 _SECTION_TEXT = 3000
