@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from bot.jobs.drift import ip_watch
 from bot.jobs.expiry import expiry_sweep
 from bot.jobs.morning import morning_check
+from bot.jobs.reconcile import reconcile_sweep
 from bot.jobs.token_check import token_check
 from bot.service.tokens import TokenDeath
 
@@ -19,7 +20,15 @@ if TYPE_CHECKING:
 # the next periodic run.
 TOKEN_EXPIRY_CHECK_AT = time(3, 31)
 
-JOBS = ("expiry", "token_check", "token_check_0331", "ip_watch", "morning", "morning_daily")
+JOBS = (
+    "expiry",
+    "token_check",
+    "token_check_0331",
+    "ip_watch",
+    "morning",
+    "morning_daily",
+    "reconcile",
+)
 
 
 def register_jobs(runtime: Runtime) -> None:
@@ -38,6 +47,7 @@ def register_jobs(runtime: Runtime) -> None:
     scheduler.add("ip_watch", every, bound(ip_watch))
     scheduler.add("morning", every, bound(morning_check))
     scheduler.add_daily("morning_daily", runtime.settings.morning_reminder_at, bound(morning_check))
+    scheduler.add("reconcile", every, bound(reconcile_sweep))
 
     async def on_dead(_death: TokenDeath) -> None:
         runtime.refresh_home()
