@@ -161,7 +161,7 @@ class Runtime:
             gateway=self._gateway,
             approvers=SlackAudience(self.settings.slack_approvers, groups, role="approver"),
             requesters=SlackAudience(self.settings.slack_requesters, groups, role="requester"),
-            cards=RequestCards(self.notifier, request_card, self.clock),
+            cards=RequestCards(self.notifier, request_card, self.clock, self.refresh_home),
             clock=self.clock,
         )
         self._tokens.on_login.append(self._requests.reconcile_soon)

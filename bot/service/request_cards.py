@@ -35,17 +35,27 @@ CardRenderer = Callable[[CardView], tuple[str, Blocks]]
 
 
 class RequestCards:
-    def __init__(self, notifier: Notifier, render: CardRenderer, clock: Clock) -> None:
+    def __init__(
+        self,
+        notifier: Notifier,
+        render: CardRenderer,
+        clock: Clock,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self._notifier = notifier
         self._render = render
         self._clock = clock
+        # Every card post/update is a change other views (the App Home) should reflect.
+        self._on_change = on_change
 
     def render(self, request: ChangeRequest, note: str | None = None) -> tuple[str, Blocks]:
         return self._render(CardView(request=request, now=self._clock(), note=note))
 
     async def post(self, request: ChangeRequest) -> PostedMessage:
         text, blocks = self.render(request)
-        return await self._notifier.post(text, blocks)
+        posted = await self._notifier.post(text, blocks)
+        self._on_change()
+        return posted
 
     async def update(self, request: ChangeRequest, note: str | None = None) -> None:
         if request.card_channel is None or request.card_ts is None:
@@ -57,6 +67,7 @@ class RequestCards:
             )
         except Exception:
             log.exception("could not update the card of %s", request.id)
+        self._on_change()
 
     async def announce(self, text: str) -> None:
         try:

@@ -13,7 +13,7 @@ from tests.conftest import REGISTERED_PRIMARY
 from tests.jobs.helpers import IpServer, on_loop, run_job
 from tests.support.bot_runner import InProcessBot
 from tests.support.fake_slack import FakeSlack, SlackCall
-from tests.support.slack_requests import block_actions_body, post_signed
+from tests.support.slack_requests import block_actions_body, post_signed, slash_command_body
 
 VIEWER = "UVIEWER1"
 
@@ -130,3 +130,27 @@ def test_log_in_button_opens_a_modal_with_a_fresh_login_link_and_no_secret(
     # The URL button itself only needs an ack.
     click = block_actions_body("upstox_login", "", user_id=VIEWER)
     assert post_signed(http, bot.base_url, click).status_code == 200
+
+
+def test_recent_viewers_see_a_new_change_request_on_their_home(
+    make_bot: Callable[..., InProcessBot],
+    fake_slack: FakeSlack,
+    http: httpx.Client,
+) -> None:
+    bot = make_bot()
+    open_home(http, bot)
+    fake_slack.wait_for(lambda calls: len(publishes(fake_slack)) == 1)
+
+    body = slash_command_body(
+        "set 8.8.4.4 moving to the new leased line",
+        user_id="UREQUESTER",
+        response_url=fake_slack.response_url("set"),
+    )
+    assert post_signed(http, bot.base_url, body).status_code == 200
+    card = fake_slack.wait_for_call("chat.postMessage")
+    assert "8.8.4.4" in card.text_blob()
+
+    refreshed = fake_slack.wait_for(
+        lambda calls: [c for c in publishes(fake_slack) if "8.8.4.4" in c.text_blob()]
+    )
+    assert "pending" in refreshed[0].text_blob().lower()
