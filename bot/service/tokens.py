@@ -102,20 +102,36 @@ class TokenService:
         log.info("seeded the token store from UPSTOX_ACCESS_TOKEN")
 
     async def status(self) -> TokenStatus:
+        status, _ = await self._read()
+        return status
+
+    async def usable(self) -> UsableToken:
+        """The token to call Upstox with, or NotLoggedIn with what happened and what to do."""
+        status, token = await self._read()
+        if token is None:
+            raise NotLoggedIn(self._not_logged_in_message(status))
+        return token
+
+    async def _read(self) -> tuple[TokenStatus, UsableToken | None]:
+        """One read of the stored token: its status, and the token itself when usable.
+
+        An expired token is flipped here, so whoever notices the 03:30 IST expiry first
+        (a command, a job) raises the alert.
+        """
         stored = await self._db.tokens.get(self._account)
         if stored is None:
-            return TokenStatus("missing")
-        now = self._clock()
-        if stored.state is TokenState.VALID and now >= stored.expires_at:
+            return TokenStatus("missing"), None
+        if stored.state is TokenState.VALID and self._clock() >= stored.expires_at:
             await self._flip(TokenState.EXPIRED, "the daily 03:30 IST expiry", stored)
             stored = await self._db.tokens.get(self._account) or stored
         health = _HEALTH[stored.state]
+        token = None
         if health == "valid":
             try:
-                self._decrypt(stored)
+                token = UsableToken(SecretStr(self._decrypt(stored)), stored.obtained_at)
             except TokenUndecryptable:
                 health = "unreadable"
-        return TokenStatus(
+        status = TokenStatus(
             health=health,
             expires_at=stored.expires_at,
             obtained_at=stored.obtained_at,
@@ -123,20 +139,7 @@ class TokenService:
             user_id=stored.user_id,
             reason=stored.invalidated_reason,
         )
-
-    async def usable(self) -> UsableToken:
-        """The token to call Upstox with, or NotLoggedIn with what happened and what to do."""
-        status = await self.status()
-        if status.health != "valid":
-            raise NotLoggedIn(self._not_logged_in_message(status))
-        stored = await self._db.tokens.get(self._account)
-        if stored is None or stored.state is not TokenState.VALID:
-            raise NotLoggedIn(self._not_logged_in_message(await self.status()))
-        try:
-            secret = self._decrypt(stored)
-        except TokenUndecryptable:
-            raise NotLoggedIn(self._not_logged_in_message(status)) from None
-        return UsableToken(SecretStr(secret), stored.obtained_at)
+        return status, token
 
     async def store(self, token: SecretStr, *, user_id: str | None, via: TokenSource) -> None:
         now = self._clock()
