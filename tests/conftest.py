@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from tests.support.bot_runner import InProcessBot, bot_env, settings_from_env
 from tests.support.clock import MutableClock
 from tests.support.databases import database_url
 from tests.support.fake_slack import FakeSlack
+from tests.support.public_ip_server import PublicIpServer
 
 # What the emulator has registered at the start of every test: changed on a Friday in
 # 2025, so the week window is open whatever today's date is.
@@ -102,6 +103,31 @@ def env(
         database_url=sqlite_url,
         upstox_access_token=upstox_token,
     )
+
+
+@pytest.fixture
+def make_bot(env: dict[str, str], clock: MutableClock) -> Iterator[Callable[..., InProcessBot]]:
+    """Start bots with `env` plus overrides, e.g. `make_bot(PUBLIC_IP_URL=...)` (all stopped
+    at the end of the test)."""
+    started: list[InProcessBot] = []
+
+    def start(**overrides: str) -> InProcessBot:
+        settings = settings_from_env({**env, **{k.upper(): v for k, v in overrides.items()}})
+        running = InProcessBot(settings, clock=clock).start()
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def ip_server() -> Iterator[PublicIpServer]:
+    """This host's public IP as PUBLIC_IP_URL answers it; tests change `.body`."""
+    server = PublicIpServer()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ import httpx
 
 from bot.upstox.emulator import EmulatorServer
 from tests.conftest import REGISTERED_PRIMARY
-from tests.jobs.helpers import IpServer, on_loop, run_job
+from tests.jobs.helpers import run_job
 from tests.support.bot_runner import InProcessBot
 from tests.support.fake_slack import FakeSlack, SlackCall
+from tests.support.public_ip_server import PublicIpServer
 from tests.support.slack_requests import block_actions_body, post_signed, slash_command_body
 
 VIEWER = "UVIEWER1"
@@ -81,20 +82,20 @@ def test_recent_viewers_get_a_fresh_home_when_an_alert_starts(
     make_bot: Callable[..., InProcessBot],
     fake_slack: FakeSlack,
     http: httpx.Client,
-    ip_server: IpServer,
+    ip_server: PublicIpServer,
 ) -> None:
-    bot = make_bot(public_ip_url=ip_server.url)
+    bot = make_bot(public_ip_url=ip_server.url())
     open_home(http, bot)
     fake_slack.wait_for(lambda calls: len(publishes(fake_slack)) == 1)
 
     assert run_job(bot, "ip_watch")  # the IP server answers an unregistered IP
     fake_slack.wait_for(lambda calls: len(publishes(fake_slack)) == 2)
     assert "Active alerts:* drift" in json.dumps(view_of(publishes(fake_slack)[-1]))
-    on_loop(bot, bot.runtime.home.wait_idle())
+    bot.run(bot.runtime.home.wait_idle())
     assert len(publishes(fake_slack)) == 2  # one refresh per change, not one per check
 
     assert run_job(bot, "ip_watch")  # same state: no re-publish
-    on_loop(bot, bot.runtime.home.wait_idle())
+    bot.run(bot.runtime.home.wait_idle())
     assert len(publishes(fake_slack)) == 2
 
 

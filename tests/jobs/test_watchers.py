@@ -17,10 +17,11 @@ from bot.ist import IST
 from bot.store.models import AuditEvent
 from bot.upstox.emulator import EmulatorServer
 from tests.conftest import REGISTERED_PRIMARY
-from tests.jobs.helpers import IpServer, on_loop, posts, run_job
+from tests.jobs.helpers import posts, run_job
 from tests.support.bot_runner import InProcessBot
 from tests.support.clock import MutableClock
 from tests.support.fake_slack import FakeSlack
+from tests.support.public_ip_server import PublicIpServer
 
 GET_IPS = "GET /v2/user/ip"
 PUT_IPS = "PUT /v2/user/ip"
@@ -37,7 +38,7 @@ def set_clocks(clock: MutableClock, emulator: EmulatorServer, moment: datetime) 
 
 
 def alert_audit(bot: InProcessBot, condition: str) -> list[str]:
-    page = on_loop(bot, bot.runtime.db.audit.page(None, page_size=100))
+    page = bot.run(bot.runtime.db.audit.page(None, page_size=100))
     return [
         str(e.details.get("state"))
         for e in page.entries
@@ -49,9 +50,9 @@ def test_drift_alert_posted_once_and_cleared_once(
     make_bot: Callable[..., InProcessBot],
     fake_slack: FakeSlack,
     emulator: EmulatorServer,
-    ip_server: IpServer,
+    ip_server: PublicIpServer,
 ) -> None:
-    bot = make_bot(public_ip_url=ip_server.url)
+    bot = make_bot(public_ip_url=ip_server.url())
     ip_server.body = DRIFT_IP
 
     assert run_job(bot, "ip_watch")
@@ -89,12 +90,12 @@ def test_upstox_outage_is_logged_not_raised_and_nothing_is_posted(
     make_bot: Callable[..., InProcessBot],
     fake_slack: FakeSlack,
     emulator: EmulatorServer,
-    ip_server: IpServer,
+    ip_server: PublicIpServer,
     http: httpx.Client,
 ) -> None:
     from bot.upstox.emulation.state import Fault
 
-    bot = make_bot(public_ip_url=ip_server.url)
+    bot = make_bot(public_ip_url=ip_server.url())
     emulator.state.add_fault(Fault(route=GET_IPS, status=503, count=10))
     assert run_job(bot, "ip_watch") is False
     assert posts(fake_slack, DRIFT_TEXT) == []
@@ -125,7 +126,7 @@ def test_token_expiry_at_0330_ist_is_detected_and_alerted_once(
     assert len(posts(fake_slack, DEAD_TEXT)) == 1
     # Expiry is known from the clock: no Upstox call after 03:30.
     assert len(emulator.state.calls_to(PROFILE)) == 1
-    page = on_loop(bot, bot.runtime.db.audit.page(None, page_size=50))
+    page = bot.run(bot.runtime.db.audit.page(None, page_size=50))
     flips = [e for e in page.entries if e.event == AuditEvent.TOKEN_INVALIDATED]
     assert [e.details["state"] for e in flips] == ["expired"]
 
@@ -149,14 +150,14 @@ def test_window_reopened_note_once_per_lock_period(
     fake_slack: FakeSlack,
     emulator: EmulatorServer,
     clock: MutableClock,
-    ip_server: IpServer,
+    ip_server: PublicIpServer,
 ) -> None:
     changed = datetime(2026, 11, 30, 10, 0, tzinfo=IST)  # Monday: locked until Mon 7 Dec 10:00
     set_clocks(clock, emulator, changed + timedelta(days=1))
     token = emulator.state.issue_token().value
     emulator.state.set_ips(REGISTERED_PRIMARY, None, primary_ip_updated_at=changed)
     ip_server.body = DRIFT_IP
-    bot = make_bot(public_ip_url=ip_server.url, upstox_access_token=token)
+    bot = make_bot(public_ip_url=ip_server.url(), upstox_access_token=token)
 
     assert run_job(bot, "ip_watch")
     drift = posts(fake_slack, DRIFT_TEXT)
@@ -165,7 +166,7 @@ def test_window_reopened_note_once_per_lock_period(
     assert posts(fake_slack, "change window has reopened") == []
 
     set_clocks(clock, emulator, changed + timedelta(days=7, minutes=1))
-    on_loop(bot, _store_fresh_token(bot, emulator))
+    bot.run(_store_fresh_token(bot, emulator))
     assert run_job(bot, "ip_watch")
     assert run_job(bot, "ip_watch")
 
@@ -218,10 +219,12 @@ def test_two_instances_on_one_database_post_each_alert_once(
     fake_slack: FakeSlack,
     emulator: EmulatorServer,
     clock: MutableClock,
-    ip_server: IpServer,
+    ip_server: PublicIpServer,
 ) -> None:
     ip_server.body = DRIFT_IP
-    bots = [make_bot(public_ip_url=ip_server.url, database_url=any_database_url) for _ in range(2)]
+    bots = [
+        make_bot(public_ip_url=ip_server.url(), database_url=any_database_url) for _ in range(2)
+    ]
 
     def both(name: str) -> None:
         results: list[bool] = []
@@ -250,10 +253,10 @@ def test_two_instances_on_one_database_post_each_alert_once(
 
 
 def test_the_periodic_loop_really_runs(
-    make_bot: Callable[..., InProcessBot], fake_slack: FakeSlack, ip_server: IpServer
+    make_bot: Callable[..., InProcessBot], fake_slack: FakeSlack, ip_server: PublicIpServer
 ) -> None:
     ip_server.body = DRIFT_IP
-    make_bot(public_ip_url=ip_server.url, check_interval="1s")
+    make_bot(public_ip_url=ip_server.url(), check_interval="1s")
     fake_slack.wait_for(lambda calls: posts(fake_slack, DRIFT_TEXT), timeout=10)
 
 
@@ -273,7 +276,7 @@ def test_expiry_sweep_expires_overdue_requests_and_updates_their_cards(
     assert post_signed(http, bot.base_url, body).status_code == 200
     fake_slack.wait_for_call("chat.postMessage", lambda c: c.params.get("channel") == "CAPPROVALS")
     account = bot.runtime.settings.account
-    request = on_loop(bot, bot.runtime.db.requests.get_open(account))
+    request = bot.run(bot.runtime.db.requests.get_open(account))
     assert request is not None and request.state is RequestState.PENDING
 
     assert run_job(bot, "expiry")  # not due yet
@@ -286,7 +289,7 @@ def test_expiry_sweep_expires_overdue_requests_and_updates_their_cards(
     updates = fake_slack.calls_to("chat.update")
     assert len(updates) == 1
     assert "xpired" in updates[0].text_blob()
-    after = on_loop(bot, bot.runtime.db.requests.get(request.id))
+    after = bot.run(bot.runtime.db.requests.get(request.id))
     assert after is not None and after.state is RequestState.EXPIRED
     assert updates[0].params["ts"] == after.card_ts  # the card itself, updated in place
     assert emulator.state.calls_to(PUT_IPS) == []

@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from bot.public_ip import PublicIpLookup, parse_ip_text, same_ip
-from tests.show.conftest import IpServer
 from tests.support.clock import MutableClock
+from tests.support.public_ip_server import PublicIpServer
 
 
 @pytest.mark.parametrize(
@@ -53,15 +53,15 @@ def test_unreachable_url_gives_none_and_a_log_line(caplog: pytest.LogCaptureFixt
     assert any("public IP lookup failed" in r.getMessage() for r in caplog.records)
 
 
-def test_a_burst_of_callers_makes_one_request(ip_server: IpServer) -> None:
+def test_a_burst_of_callers_makes_one_request(ip_server: PublicIpServer) -> None:
     clock = MutableClock()
 
     async def run() -> list[str | None]:
-        lookup = PublicIpLookup(ip_server.url, clock=clock)
+        lookup = PublicIpLookup(ip_server.url(), clock=clock)
         try:
             return list(await asyncio.gather(*(lookup.current() for _ in range(5))))
         finally:
             await lookup.aclose()
 
-    assert asyncio.run(run()) == ["203.0.113.7"] * 5
-    assert ip_server.hits == 1
+    assert asyncio.run(run()) == [ip_server.body] * 5
+    assert ip_server.hits() == 1

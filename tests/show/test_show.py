@@ -14,10 +14,11 @@ from bot.slack.blocks.limits import check_message
 from bot.store.models import TokenState
 from bot.upstox.emulator import EmulatorServer, Fault
 from tests.conftest import REGISTERED_PRIMARY
-from tests.show.conftest import IpServer, ask, run_on_bot
+from tests.show.conftest import ask
 from tests.support.bot_runner import InProcessBot
 from tests.support.clock import MutableClock
 from tests.support.fake_slack import FakeSlack
+from tests.support.public_ip_server import PublicIpServer
 
 GET_IPS = "GET /v2/user/ip"
 PUT_IPS = "PUT /v2/user/ip"
@@ -91,28 +92,28 @@ def test_host_ip_registered_as_secondary(
     http: httpx.Client,
     fake_slack: FakeSlack,
     emulator: EmulatorServer,
-    ip_server: IpServer,
+    ip_server: PublicIpServer,
 ) -> None:
     emulator.state.set_ips(REGISTERED_PRIMARY, "2001:db8::7", datetime(2025, 10, 3, tzinfo=IST))
     ip_server.body = "2001:0db8:0000::0007\n"  # same address, spelled differently
-    running = make_bot(PUBLIC_IP_URL=ip_server.url)
+    running = make_bot(PUBLIC_IP_URL=ip_server.url())
 
     answer = ask(running, http, fake_slack, "show", key="host-yes")
 
     _assert_valid_answer(answer.call.params)
     assert "This host's public IP `2001:db8::7` is registered (secondary)." in answer.blob
-    assert ip_server.hits == 1
+    assert ip_server.hits() == 1
 
 
 def test_host_ip_not_registered_is_a_warning_and_the_lookup_is_cached(
     make_bot: Callable[..., InProcessBot],
     http: httpx.Client,
     fake_slack: FakeSlack,
-    ip_server: IpServer,
+    ip_server: PublicIpServer,
     clock: MutableClock,
 ) -> None:
     ip_server.body = "198.51.100.99"
-    running = make_bot(PUBLIC_IP_URL=ip_server.url)
+    running = make_bot(PUBLIC_IP_URL=ip_server.url())
 
     first = ask(running, http, fake_slack, "show", key="host-no-1")
     second = ask(running, http, fake_slack, "show", key="host-no-2")
@@ -120,10 +121,10 @@ def test_host_ip_not_registered_is_a_warning_and_the_lookup_is_cached(
     for answer in (first, second):
         _assert_valid_answer(answer.call.params)
         assert "`198.51.100.99` is *not* registered" in answer.blob
-    assert ip_server.hits == 1  # the second answer used the cached lookup
+    assert ip_server.hits() == 1  # the second answer used the cached lookup
     clock.advance(timedelta(minutes=5))
     ask(running, http, fake_slack, "show", key="host-no-3")
-    assert ip_server.hits == 2
+    assert ip_server.hits() == 2
 
 
 @pytest.mark.parametrize(("status", "body"), [(200, "not an ip"), (500, "1.2.3.4")])
@@ -131,12 +132,12 @@ def test_host_ip_unknown_when_the_lookup_fails_but_the_ips_are_still_shown(
     make_bot: Callable[..., InProcessBot],
     http: httpx.Client,
     fake_slack: FakeSlack,
-    ip_server: IpServer,
+    ip_server: PublicIpServer,
     status: int,
     body: str,
 ) -> None:
     ip_server.status, ip_server.body = status, body
-    running = make_bot(PUBLIC_IP_URL=ip_server.url)
+    running = make_bot(PUBLIC_IP_URL=ip_server.url())
 
     answer = ask(running, http, fake_slack, "show", key="host-unknown")
 
@@ -216,7 +217,7 @@ def test_a_401_marks_the_stored_token_dead(
     ask(bot, http, fake_slack, "show", key="dead")
 
     account = bot.runtime.settings.account
-    stored = run_on_bot(bot, bot.runtime.db.tokens.get(account))
+    stored = bot.run(bot.runtime.db.tokens.get(account))
     assert stored is not None and stored.state is TokenState.INVALIDATED
 
 
@@ -305,8 +306,7 @@ def test_the_show_answer_shows_an_open_request(
     bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, clock: MutableClock
 ) -> None:
     runtime = bot.runtime
-    created = run_on_bot(
-        bot,
+    created = bot.run(
         runtime.db.requests.create(
             account=runtime.settings.account,
             requester_id="UREQ1",

@@ -14,7 +14,7 @@ from bot.slack.blocks.limits import check_message
 from bot.store.models import TokenState
 from bot.upstox.emulator import EmulatorServer
 from tests.conftest import REGISTERED_PRIMARY
-from tests.show.conftest import ask, run_on_bot
+from tests.show.conftest import ask
 from tests.support.bot_runner import InProcessBot
 from tests.support.clock import MutableClock
 from tests.support.fake_slack import FakeSlack
@@ -84,7 +84,7 @@ def test_status_after_an_ip_change_logged_everyone_out(
     bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack
 ) -> None:
     reason = "the static IPs were changed, so Upstox logged out every session"
-    run_on_bot(bot, bot.runtime.tokens.mark_dead(reason, state=TokenState.INVALIDATED))
+    bot.run(bot.runtime.tokens.mark_dead(reason, state=TokenState.INVALIDATED))
 
     answer = ask(bot, http, fake_slack, "status", key="invalidated")
 
@@ -129,8 +129,7 @@ def test_status_lists_open_requests(
 ) -> None:
     runtime = bot.runtime
     expires = clock() + timedelta(hours=24)
-    created = run_on_bot(
-        bot,
+    created = bot.run(
         runtime.db.requests.create(
             account=runtime.settings.account,
             requester_id="UREQ1",

@@ -1,5 +1,6 @@
-"""A stand-in for PUBLIC_IP_URL: answers `body` as plain text and remembers the paths asked,
-so each replica can be given its own path and the test can tell who checked."""
+"""A stand-in for PUBLIC_IP_URL: answers `body` as plain text (with `status`) and remembers
+the paths asked, so each replica can be given its own path and the test can tell who
+checked. Tests change `body` to move "this host" to another IP."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 class PublicIpServer:
     def __init__(self, body: str = "198.51.100.20") -> None:
         self.body = body
+        self.status = 200
         self.paths: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -23,7 +25,7 @@ class PublicIpServer:
                 with server._lock:
                     server.paths.append(self.path)
                 payload = server.body.encode()
-                self.send_response(200)
+                self.send_response(server.status)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -40,9 +42,10 @@ class PublicIpServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}{path}"
 
-    def hits(self, path: str) -> int:
+    def hits(self, path: str | None = None) -> int:
+        """How many lookups reached `path` (every path when None)."""
         with self._lock:
-            return self.paths.count(path)
+            return len(self.paths) if path is None else self.paths.count(path)
 
     def stop(self) -> None:
         self._server.shutdown()
