@@ -1,7 +1,5 @@
-"""Upstox fixtures: one emulator server per session, reset before every test.
-
-Self-contained so it can move to the shared tests/conftest.py as it is.
-"""
+"""Upstox fixtures: the session-wide emulator (tests/conftest.py) with blank state per test,
+a token and a client with short timeouts."""
 
 from __future__ import annotations
 
@@ -14,15 +12,10 @@ from bot.upstox import UpstoxClient
 from bot.upstox.emulator import EmulatorServer
 
 
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as server:
-        yield server
-
-
 @pytest.fixture
 def emulator(emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
-    """The running emulator with fresh state (reset also releases any hung request)."""
+    """The shared emulator with blank state: no registered IPs, unlike the suite-wide
+    `emulator` fixture (the client and emulator tests set what they need)."""
     emulator_server.state.reset()
     yield emulator_server
     emulator_server.state.reset()
