@@ -65,3 +65,18 @@ def test_manifest_scopes_and_events_cover_the_features() -> None:
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
     assert manifest["settings"]["socket_mode_enabled"] is False
+
+
+def test_socket_mode_keeps_the_upstox_and_health_routes_but_not_slack_events() -> None:
+    env = bot_env(
+        slack_api_url="http://127.0.0.1:9/api/",
+        upstox_base_url="http://127.0.0.1:9",
+        database_url="sqlite:///unused.db",
+        slack_app_token="xapp-1-A0FAKE-1-abcdef",
+    )
+    del env["SLACK_SIGNING_SECRET"]  # not needed when Slack talks over the WebSocket
+    settings = settings_from_env(env)
+    assert settings.socket_mode
+    paths = {route.path for route in create_app(settings).routes}  # type: ignore[attr-defined]
+    assert "/slack/events" not in paths
+    assert {"/healthz", "/readyz", "/upstox/callback", "/upstox/notifier"} <= paths
