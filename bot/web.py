@@ -19,6 +19,7 @@ from bot.jobs.registry import register_jobs
 from bot.log import new_request_id, request_id_var
 from bot.runtime import Runtime
 from bot.slack.app import build_bolt_app
+from bot.slack.payload_guard import malformed_reason
 from bot.upstox_routes import add_upstox_routes
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
 
         @app.post("/slack/events")
         async def slack_events(request: Request) -> Response:
+            problem = malformed_reason(await request.body(), request.headers.get("content-type"))
+            if problem is not None:
+                log.warning("malformed Slack request refused: %s", problem)
+                return JSONResponse({"error": f"malformed request: {problem}"}, status_code=400)
             return await slack_handler.handle(request)
 
     add_upstox_routes(app, runtime)
