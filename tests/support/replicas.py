@@ -102,14 +102,22 @@ def request_change(
     args: str = "8.8.8.8 9.9.9.9 moved to the new VPS",
 ) -> str:
     """Make a valid request through `base_url`; return its id (read from the posted card)."""
+    earlier = len(card_ids(fake_slack))
     answer = slash(http, base_url, fake_slack, f"set {args}")
     assert "is posted for approval" in answer.params["text"], answer.params
-    card = fake_slack.wait_for_call(
-        "chat.postMessage", lambda c: bool(CARD_ID.match(str(c.params.get("text", ""))))
+    ids: list[str] = fake_slack.wait_for(
+        lambda _: (found := card_ids(fake_slack))[earlier:] and found
     )
-    match = CARD_ID.match(str(card.params["text"]))
-    assert match is not None
-    return match.group(1)
+    return ids[earlier]
+
+
+def card_ids(fake_slack: FakeSlack) -> list[str]:
+    """The request ids of the approval cards posted so far, oldest first."""
+    matches = [
+        CARD_ID.match(str(c.params.get("text", "")))
+        for c in fake_slack.calls_to("chat.postMessage")
+    ]
+    return [m.group(1) for m in matches if m]
 
 
 @dataclass(frozen=True)
