@@ -17,6 +17,7 @@ from tests.support.clock import MutableClock
 from tests.support.databases import database_url
 from tests.support.fake_slack import FakeSlack
 from tests.support.public_ip_server import PublicIpServer
+from tests.support.secret_watch import STATIC_SECRETS, collecting_logs, leaks, slack_texts
 
 # What the emulator has registered at the start of every test: changed on a Friday in
 # 2025, so the week window is open whatever today's date is.
@@ -42,6 +43,23 @@ def _no_ambient_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(_AMBIENT_PREFIXES) or name in _AMBIENT_NAMES:
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Suite-wide: no configured secret and no token the emulator issued appears in any log
+    line, or in anything the bot sent to the fake Slack, in any test."""
+    # Requested here so that they are torn down after this check, not before.
+    emulator = request.getfixturevalue("emulator") if "emulator" in request.fixturenames else None
+    slack = request.getfixturevalue("fake_slack") if "fake_slack" in request.fixturenames else None
+    with collecting_logs() as logs:
+        yield
+    secrets = dict(STATIC_SECRETS)
+    if emulator is not None:
+        secrets.update({f"token {t[:4]}…": t for t in list(emulator.state.tokens)})
+    texts = logs.lines + (slack_texts(slack) if slack is not None else [])
+    found = leaks(texts, secrets)
+    assert not found, "secret leaked:\n" + "\n".join(found)
 
 
 @pytest.fixture
