@@ -109,8 +109,8 @@ class ChangeApplier:
 
     async def _apply(self, request: ChangeRequest) -> ChangeRequest:
         retry_note = (
-            "The bot will re-check and apply it automatically after the next login or "
-            f"restart, if that happens before {format_ist(request.expires_at)}."
+            "The bot re-checks and applies it by itself at its next periodic check, login "
+            f"or restart, if that is before {format_ist(request.expires_at)}."
         )
         try:
             ips = await self._gateway.static_ips()
