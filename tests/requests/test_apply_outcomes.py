@@ -136,7 +136,7 @@ def test_upstox_down_at_approval_keeps_it_approved_until_a_fresh_recheck(
     emulator.state.add_fault(Fault(route="GET /v2/user/ip", kind="status", status=503, count=50))
     click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER1")
     card = last_card(fake_slack, request.id, "could not re-check")
-    assert "will re-check and apply it automatically" in card
+    assert "re-checks and applies it by itself" in card
     assert stored(bot, request.id).state is S.APPROVED
     assert puts(emulator) == 0
 
