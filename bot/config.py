@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     approval_ttl: Duration = timedelta(hours=24)
     public_ip_url: AnyHttpUrl | None = None
 
+    # Read only to refuse them: Bolt reads these two from the environment by itself.
+    slack_client_id: str | None = Field(default=None, exclude=True)
+    slack_client_secret: SecretStr | None = Field(default=None, exclude=True)
+
     allow_non_public_ips: bool = False
     check_interval: Duration = timedelta(minutes=5)
     morning_reminder_at: time = time(9, 0)
@@ -184,6 +188,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _mode_requirements(self) -> Settings:
+        if self.slack_client_id and self.slack_client_secret:
+            raise ValueError(
+                "unset SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: with both present Bolt "
+                "silently switches to multi-workspace OAuth installs and ignores the bot token"
+            )
         if self.slack_app_token is None and self.slack_signing_secret is None:
             raise ValueError(
                 "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN "

@@ -80,6 +80,11 @@ def test_http_mode_needs_a_signing_secret_and_postgres_needs_a_key() -> None:
     assert any("BOT_SECRET_KEY is required" in p for p in _problems(**values))
 
 
+def test_slack_oauth_variables_are_refused_because_bolt_would_switch_modes() -> None:
+    values = _valid(slack_client_id="123.456", slack_client_secret="abcdef0123")
+    assert any("unset SLACK_CLIENT_ID and SLACK_CLIENT_SECRET" in p for p in _problems(**values))
+
+
 def test_secret_values_never_echoed_in_problems() -> None:
     problems = _problems(**_valid(slack_bot_token="xoxp-very-secret-user-token"))
     assert "very-secret" not in "\n".join(problems)
