@@ -1,109 +1,20 @@
-"""The processes a benchmark runs: the bot, the baseline, the Upstox emulator; RSS sampling."""
+"""The processes a benchmark runs (the bot, the baseline, the Upstox emulator, all as
+`tests.support.bot_runner.ServerProcess`) and RSS sampling."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psutil
 
+from tests.support.bot_runner import ServerProcess
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"listening on (http://\S+)")
 SEED_TOKEN = re.compile(r"seed access token: (\S+)")
-
-
-class ServerProcess:
-    """`python -m <module>` with its output collected line by line (and kept for errors)."""
-
-    def __init__(self, module: str, env: Mapping[str, str], cwd: Path, args: list[str]) -> None:
-        full_env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(cwd),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(REPO_ROOT),
-            **env,
-        }
-        self.module = module
-        self.started_at = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            env=full_env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.base_url = ""
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self._cond.notify_all()
-
-    def tail(self, n: int = 30) -> str:
-        with self._cond:
-            return "\n".join(self.lines[-n:])
-
-    def wait_for_line(self, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for line in self.lines:
-                    match = pattern.search(line)
-                    if match:
-                        return match
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.proc.poll() is not None:
-                    raise RuntimeError(
-                        f"{self.module}: no line matching {pattern.pattern!r}:\n{self.tail()}"
-                    )
-                self._cond.wait(min(remaining, 0.1))
-
-    def wait_ready(self, timeout: float = 30.0) -> float:
-        """Wait for `/readyz` 200; return the seconds from process start to that answer."""
-        self.base_url = self.wait_for_line(LISTENING, timeout).group(1)
-        deadline = self.started_at + timeout
-        with httpx.Client(timeout=1.0) as client:
-            while True:
-                try:
-                    if client.get(f"{self.base_url}/readyz").status_code == 200:
-                        return time.monotonic() - self.started_at
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.module}: not ready in {timeout}s:\n{self.tail()}")
-                time.sleep(0.005)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self._reader.join(timeout=5)
 
 
 @dataclass

@@ -95,7 +95,9 @@ async def measure_server(
     workdir.mkdir()
     server = ServerProcess(module, env, workdir, [])
     try:
-        ready_s = await asyncio.to_thread(server.wait_ready)
+        await asyncio.to_thread(server.wait_ready, 30.0)
+        ready_s = server.ready_after
+        assert ready_s is not None
         progress(f"{name}: ready in {ready_s:.2f} s at {server.base_url}")
         with RssSampler(server.pid) as rss:
             rss_ready = rss.current()
@@ -204,7 +206,7 @@ async def _history_endpoint(
     workdir.mkdir()
     server = ServerProcess("bot", env, workdir, [])
     try:
-        await asyncio.to_thread(server.wait_ready)
+        await asyncio.to_thread(server.wait_ready, 30.0)
         result = await run_level(
             label=f"history-{backend}",
             base_url=server.base_url,

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 import uvicorn
@@ -25,6 +25,8 @@ from bot.runtime import Runtime
 from bot.upstox.emulator import listening_socket
 from bot.web import create_app
 from tests.support.slack_requests import SIGNING_SECRET
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 APPROVAL_CHANNEL = "CAPPROVALS"
 APPROVERS = "UAPPROVER1,UAPPROVER2,SAPPROVERS"
@@ -139,20 +141,30 @@ class InProcessBot:
         self._thread.join(timeout=15)
 
 
-class BotProcess:
-    """`python -m bot` in a subprocess, with its stdout collected line by line."""
+class ServerProcess:
+    """`python -m <module>` in a subprocess, with its stdout collected line by line.
+
+    Used for the bot (`BotProcess`) and, by the benchmark, for the emulator and the bare-Bolt
+    baseline too.
+    """
 
     LISTENING = re.compile(r"listening on (http://\S+)")
 
-    def __init__(self, env: Mapping[str, str], cwd: Path, args: list[str] | None = None) -> None:
+    def __init__(
+        self, module: str, env: Mapping[str, str], cwd: Path, args: list[str] | None = None
+    ) -> None:
         full_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(cwd),
             "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(REPO_ROOT),
             **env,
         }
+        self.module = module
+        self.started_at = time.monotonic()
+        self.ready_after: float | None = None
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", *(args or [])],
+            [sys.executable, "-m", module, *(args or [])],
             env=full_env,
             cwd=cwd,
             stdout=subprocess.PIPE,
@@ -164,6 +176,10 @@ class BotProcess:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.base_url = ""
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -178,6 +194,10 @@ class BotProcess:
         with self._cond:
             return "\n".join(self.lines)
 
+    def tail(self, n: int = 30) -> str:
+        with self._cond:
+            return "\n".join(self.lines[-n:])
+
     def wait_for_line(self, pattern: re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -188,12 +208,16 @@ class BotProcess:
                         return match
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
-                    raise AssertionError(f"no line matching {pattern.pattern}:\n{self.output()}")
+                    raise AssertionError(
+                        f"{self.module}: no line matching {pattern.pattern}:\n{self.tail()}"
+                    )
                 self._cond.wait(min(remaining, 0.2))
 
-    def wait_ready(self, timeout: float = 10.0) -> BotProcess:
+    def wait_ready(self, timeout: float = 10.0) -> Self:
+        """Wait for `/readyz` 200; `ready_after` is then the seconds since the process start."""
         self.base_url = self.wait_for_line(self.LISTENING, timeout).group(1)
-        wait_until(lambda: _ready(self.base_url), timeout)
+        wait_until(lambda: _ready(self.base_url), timeout, interval=0.005)
+        self.ready_after = time.monotonic() - self.started_at
         return self
 
     def wait_exit(self, timeout: float = 15.0) -> int:
@@ -210,6 +234,20 @@ class BotProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.wait_exit()
+
+    def stop(self) -> None:
+        """SIGTERM, and SIGKILL if it has not exited within 15 s."""
+        try:
+            self.terminate()
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+class BotProcess(ServerProcess):
+    """`python -m bot`, exactly as a user starts it."""
+
+    def __init__(self, env: Mapping[str, str], cwd: Path, args: list[str] | None = None) -> None:
+        super().__init__("bot", env, cwd, args)
 
 
 def _ready(base_url: str) -> bool:
