@@ -33,6 +33,7 @@ from bot.slack.blocks.login import SlackLoginMessages
 from bot.slack.blocks.request_card import request_card
 from bot.slack.home import HomePublisher
 from bot.slack.notifier import SlackNotifier
+from bot.slack.respond import ResponseSession
 from bot.slack.usergroups import SlackUserGroups
 from bot.store.database import Database, open_database
 from bot.upstox import UpstoxClient
@@ -66,6 +67,7 @@ class Runtime:
             settings.upstox_base, timeout=settings.upstox_timeout.total_seconds()
         )
         self.notifier = SlackNotifier(self.slack, settings.slack_approval_channel)
+        self.responses = ResponseSession()
         # This host's public IP (None when PUBLIC_IP_URL is unset): show and drift alerts.
         self.public_ip = PublicIpLookup(
             str(settings.public_ip_url) if settings.public_ip_url else None, clock=clock
@@ -171,6 +173,7 @@ class Runtime:
         if self._requests is not None:
             await self._requests.aclose()
         await self.upstox.aclose()
+        await self.responses.aclose()
         await self.public_ip.aclose()
         if self._db is not None:
             await self._db.close()

@@ -82,16 +82,21 @@ async def gather_show(runtime: Runtime, *, deadline: float) -> ShowOverview | Sh
 
 
 async def _show(runtime: Runtime) -> ShowOverview:
+    # This host's IP and the open requests are looked up while Upstox answers, so that only
+    # rendering is left when the (shared, possibly slow) IP read returns.
     host_lookup = asyncio.create_task(runtime.public_ip.current())
+    open_lookup = asyncio.create_task(runtime.db.requests.list_open(runtime.settings.account))
     try:
         ips = await runtime.upstox_gateway.static_ips()
+        host_ip = await host_lookup
+        open_requests = await open_lookup
     except BaseException:
-        host_lookup.cancel()
+        for task in (host_lookup, open_lookup):
+            task.cancel()
+        await asyncio.gather(host_lookup, open_lookup, return_exceptions=True)
         raise
-    host_ip = await host_lookup
     now = runtime.clock()
     window = change_window(ips.primary_ip_updated_at, ips.secondary_ip_updated_at, now)
-    open_requests = await runtime.db.requests.list_open(runtime.settings.account)
     return ShowOverview(
         now=now,
         ips=ips,

@@ -26,6 +26,8 @@ class SlackCall:
     params: dict[str, Any]
     token: str | None
     response_url_id: str | None = None
+    peer_port: int | None = None
+    """The client's source port: equal ports mean one kept-alive connection."""
     at: float = field(default_factory=time.monotonic)
 
     def text_blob(self) -> str:
@@ -211,6 +213,7 @@ class FakeSlack:
                 else:
                     self.send_error(404)
                     return
+                call.peer_port = self.client_address[1]
                 status, body, headers = fake._record(call)
                 payload = json.dumps(body).encode()
                 self.send_response(status)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.log import request_id_var
@@ -16,6 +16,7 @@ from bot.slack.commands import cancel, history, login, set_ips, show, status
 from bot.slack.commands.context import CommandContext
 from bot.slack.commands.help import unknown_subcommand_text, usage_text
 from bot.slack.commands.parsing import split_subcommand
+from bot.slack.respond import PooledRespond
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,7 @@ HANDLERS: dict[str, Handler] = {
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.command("/staticip")
-    async def staticip(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
+    async def staticip(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         subcommand, args = split_subcommand(command.get("text"))
         handler = HANDLERS.get(subcommand)
         if handler is None:
@@ -54,7 +53,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             subcommand=subcommand,
             args=args,
             trigger_id=command.get("trigger_id"),
-            respond=respond,
+            respond=PooledRespond(command.get("response_url"), runtime.responses),
             client=client,
         )
         await run_handler(handler, ctx)
