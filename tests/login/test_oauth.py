@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from bot.service.login import LINK_TTL, StateSigner
 from bot.store.models import TokenSource, TokenState
 from bot.upstox.emulator import EmulatorServer
+from tests.login.conftest import MakeBot
 from tests.login.helpers import (
     assert_never_leaked,
     confirmations,
@@ -32,13 +33,15 @@ ACCOUNT_OF_ANOTHER_BOT = "another-api-key"
 
 
 def test_login_link_to_new_token_end_to_end(
-    login_bot: InProcessBot,
+    make_bot: MakeBot,
+    any_database_url: str,
     fake_slack: FakeSlack,
     emulator: EmulatorServer,
     http: httpx.Client,
     upstox_token: str,
     logs: pytest.LogCaptureFixture,
 ) -> None:
+    login_bot = make_bot(database_url=any_database_url)
     # The seed token dies, as after an IP change: calls fail until someone logs in.
     emulator.state.tokens[upstox_token].revoked_at = emulator.state.now()
     refused = slash(http, login_bot, fake_slack, "show", key="before")
