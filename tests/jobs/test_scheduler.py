@@ -39,7 +39,8 @@ async def test_jobs_run_periodically_but_not_at_start_and_stop_cleanly() -> None
     await wait_for(lambda: len(runs) >= 3)
     await s.stop()
     done = len(runs)
-    await asyncio.sleep(0.05)
+    # Nothing to wait on for "no more runs": give it five intervals' worth of time.
+    await asyncio.sleep(0.1)
     assert len(runs) == done and not s.running
 
 
@@ -124,21 +125,38 @@ async def test_a_job_never_overlaps_itself() -> None:
     assert most == 1
 
 
+class CountingClock(MutableClock):
+    """Counts how often the scheduler looked at the time, so a test can wait for "it has
+    checked several times" instead of sleeping and hoping."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self.reads = 0
+
+    def __call__(self) -> datetime:
+        self.reads += 1
+        return super().__call__()
+
+
 async def test_daily_job_runs_when_the_clock_reaches_the_time_of_day() -> None:
-    clock = MutableClock(datetime(2026, 12, 2, 3, 0, tzinfo=IST))
+    clock = CountingClock(datetime(2026, 12, 2, 3, 0, tzinfo=IST))
     s = scheduler(clock, daily_poll=timedelta(seconds=0.01))
     runs: list[datetime] = []
 
     async def job() -> None:
         runs.append(clock())
 
+    async def checked_again(times: int = 5) -> None:
+        seen = clock.reads
+        await wait_for(lambda: clock.reads >= seen + times)
+
     s.add_daily("at_0331", time(3, 31), job)
     s.start()
-    await asyncio.sleep(0.05)
+    await checked_again()
     assert runs == []  # 03:00 IST: not yet
     clock.set(datetime(2026, 12, 2, 3, 31, 5, tzinfo=IST))
     await wait_for(lambda: len(runs) == 1)
-    await asyncio.sleep(0.05)
+    await checked_again()
     assert len(runs) == 1  # once that day
     clock.set(datetime(2026, 12, 3, 3, 32, tzinfo=IST).astimezone(UTC))
     await wait_for(lambda: len(runs) == 2)
