@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -10,9 +9,10 @@ import pytest
 
 from bot.slack.blocks.login import LOGIN_ACTION_ID
 from bot.upstox.emulator import EmulatorServer
+from tests.support import conversation
 from tests.support.bot_runner import InProcessBot
+from tests.support.conversation import buttons
 from tests.support.fake_slack import FakeSlack, SlackCall
-from tests.support.slack_requests import post_signed, slash_command_body
 
 TOKEN_EXCHANGE = "POST /v2/login/authorization/token"
 PROFILE = "GET /v2/user/profile"
@@ -30,17 +30,9 @@ def slash(
     user_id: str = "UREQUESTER",
 ) -> SlackCall:
     """Run `/staticip <text>` as Slack would and return the ephemeral answer."""
-    body = slash_command_body(text, user_id=user_id, response_url=fake_slack.response_url(key))
-    assert post_signed(http, bot.base_url, body).status_code == 200
-    return fake_slack.wait_for_response(key, timeout=5)
-
-
-def buttons(params: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
-    for block in params.get("blocks") or []:
-        if block.get("type") == "actions":
-            found.extend(block.get("elements", []))
-    return found
+    return conversation.slash(
+        http, bot.base_url, fake_slack, text, key=key, user_id=user_id, timeout=5
+    )
 
 
 def login_url(call: SlackCall) -> str:

@@ -3,9 +3,6 @@ Upstox and the store."""
 
 from __future__ import annotations
 
-import itertools
-from typing import Any
-
 import httpx
 
 from bot.service.request_states import RequestState
@@ -13,36 +10,14 @@ from bot.slack.blocks.request_card import APPROVE_ACTION, REJECT_ACTION
 from bot.store.models import AuditEntry, ChangeRequest
 from bot.upstox.emulator import EmulatorServer
 from tests.support.bot_runner import InProcessBot, wait_until
+from tests.support.conversation import new_key, slash
 from tests.support.fake_slack import FakeSlack, SlackCall
-from tests.support.slack_requests import block_actions_body, post_signed, slash_command_body
+from tests.support.slack_requests import block_actions_body, post_signed
 
 CHANNEL = "CAPPROVALS"
 PUT = "PUT /v2/user/ip"
 NEW_PRIMARY = "8.8.8.8"
 NEW_SECONDARY = "9.9.9.9"
-_keys = itertools.count(1)
-
-
-def new_key(prefix: str = "k") -> str:
-    return f"{prefix}{next(_keys)}"
-
-
-def slash(
-    http: httpx.Client,
-    base_url: str,
-    fake_slack: FakeSlack,
-    text: str,
-    *,
-    user_id: str = "UREQUESTER",
-    trigger_id: str = "trigger-1",
-) -> SlackCall:
-    """`/staticip <text>` as Slack sends it; returns the (ephemeral) answer."""
-    key = new_key("cmd")
-    body = slash_command_body(
-        text, user_id=user_id, response_url=fake_slack.response_url(key), trigger_id=trigger_id
-    )
-    assert post_signed(http, base_url, body).status_code == 200
-    return fake_slack.wait_for_response(key, timeout=10)
 
 
 def click(
@@ -90,14 +65,6 @@ def channel_posts(fake_slack: FakeSlack, containing: str) -> list[SlackCall]:
         for c in fake_slack.calls_to("chat.postMessage")
         if c.params.get("channel") == CHANNEL and containing in c.text_blob()
     ]
-
-
-def buttons(params: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
-    for block in params.get("blocks") or []:
-        if block.get("type") == "actions":
-            found.extend(block.get("elements", []))
-    return found
 
 
 def stored(bot: InProcessBot, request_id: str) -> ChangeRequest:

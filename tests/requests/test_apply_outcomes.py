@@ -17,7 +17,6 @@ from tests.requests.helpers import (
     NEW_PRIMARY,
     NEW_SECONDARY,
     PUT,
-    buttons,
     card_updates,
     click,
     events,
@@ -28,6 +27,7 @@ from tests.requests.helpers import (
 )
 from tests.support.bot_runner import InProcessBot, settings_from_env
 from tests.support.clock import MutableClock
+from tests.support.conversation import buttons
 from tests.support.fake_slack import FakeSlack
 
 S = RequestState

@@ -10,18 +10,17 @@ from bot.service.request_states import RequestState
 from bot.slack.blocks.limits import message_problems
 from bot.upstox.emulator import EmulatorServer
 from tests.requests.helpers import (
-    buttons,
     card_updates,
     click,
     events,
     puts,
     request_change,
-    slash,
     stored,
     wait_state,
 )
 from tests.support.bot_runner import InProcessBot
 from tests.support.clock import MutableClock
+from tests.support.conversation import buttons, slash
 from tests.support.fake_slack import FakeSlack
 
 S = RequestState

@@ -14,15 +14,14 @@ from tests.conftest import REGISTERED_PRIMARY
 from tests.requests.helpers import (
     CHANNEL,
     all_requests,
-    buttons,
     cards,
     events,
     puts,
     request_change,
-    slash,
 )
 from tests.support.bot_runner import InProcessBot
 from tests.support.clock import MutableClock
+from tests.support.conversation import buttons, slash
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_requests import payload_body, post_signed
 

@@ -11,7 +11,6 @@ from tests.requests.helpers import (
     NEW_PRIMARY,
     NEW_SECONDARY,
     PUT,
-    buttons,
     card_updates,
     channel_posts,
     click,
@@ -22,6 +21,7 @@ from tests.requests.helpers import (
     wait_state,
 )
 from tests.support.bot_runner import InProcessBot
+from tests.support.conversation import buttons
 from tests.support.fake_slack import FakeSlack
 
 S = RequestState

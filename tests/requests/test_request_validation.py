@@ -10,9 +10,15 @@ import httpx
 from bot.ist import IST
 from bot.upstox.emulator import EmulatorServer
 from tests.conftest import REGISTERED_PRIMARY
-from tests.requests.helpers import all_requests, cards, puts, request_change, slash
+from tests.requests.helpers import (
+    all_requests,
+    cards,
+    puts,
+    request_change,
+)
 from tests.support.bot_runner import InProcessBot, settings_from_env
 from tests.support.clock import MutableClock
+from tests.support.conversation import slash
 from tests.support.fake_slack import FakeSlack
 
 

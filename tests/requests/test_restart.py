@@ -11,13 +11,12 @@ from bot.upstox.emulator import EmulatorServer
 from tests.requests.helpers import (
     NEW_PRIMARY,
     NEW_SECONDARY,
-    buttons,
     card_updates,
     cards,
     click,
-    slash,
 )
 from tests.support.bot_runner import BotProcess
+from tests.support.conversation import buttons, slash
 from tests.support.fake_slack import FakeSlack
 
 

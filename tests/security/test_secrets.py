@@ -13,8 +13,13 @@ import pytest
 
 from bot.upstox.emulator import EmulatorServer, Fault
 from tests.support.bot_runner import BotProcess, wait_until
+from tests.support.conversation import slash
 from tests.support.fake_slack import FakeSlack
-from tests.support.replicas import click, log_in_via_callback, request_change, slash
+from tests.support.replicas import (
+    click,
+    log_in_via_callback,
+    request_change,
+)
 from tests.support.secret_watch import STATIC_SECRETS, leaks, slack_texts
 
 pytestmark = pytest.mark.stress

@@ -11,8 +11,14 @@ from bot.service.request_states import RequestState
 from bot.slack.blocks.request_card import APPROVE_ACTION
 from bot.upstox.emulator import EmulatorServer
 from tests.support.bot_runner import InProcessBot, wait_until
+from tests.support.conversation import slash
 from tests.support.fake_slack import FakeSlack
-from tests.support.replicas import PUT, card_ids, click, request_change, slash
+from tests.support.replicas import (
+    PUT,
+    card_ids,
+    click,
+    request_change,
+)
 from tests.support.slack_requests import (
     SIGNING_SECRET,
     block_actions_body,

@@ -15,6 +15,7 @@ from bot.upstox.emulator import EmulatorServer, Fault
 from tests.stress.conftest import StartReplicas
 from tests.stress.test_replicas import assert_clean_run
 from tests.support.bot_runner import wait_until
+from tests.support.conversation import slash
 from tests.support.fake_slack import FakeSlack
 from tests.support.replicas import (
     PUT,
@@ -25,7 +26,6 @@ from tests.support.replicas import (
     log_in_via_callback,
     login_link,
     request_change,
-    slash,
 )
 
 pytestmark = pytest.mark.stress

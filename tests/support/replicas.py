@@ -9,7 +9,6 @@ database with the bot's own store code to read what the replicas recorded.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -26,17 +25,13 @@ from bot.slack.blocks.request_card import APPROVE_ACTION, REJECT_ACTION
 from bot.store.database import Database, open_database
 from bot.store.models import ChangeRequest
 from tests.support.bot_runner import BOT_SECRET_KEY, BotProcess, wait_until
+from tests.support.conversation import new_key, slash
 from tests.support.fake_slack import FakeSlack, SlackCall
-from tests.support.slack_requests import block_actions_body, post_signed, slash_command_body
+from tests.support.slack_requests import block_actions_body, post_signed
 
 T = TypeVar("T")
 PUT = "PUT /v2/user/ip"
 CARD_ID = re.compile(r"IP change request (r-[a-z0-9]+)")
-_keys = itertools.count(1)
-
-
-def new_key(prefix: str) -> str:
-    return f"{prefix}-{next(_keys)}"
 
 
 def start_replica(env: Mapping[str, str], workdir: Path, timeout: float = 20.0) -> BotProcess:
@@ -76,23 +71,6 @@ class StoreProbe:
     ) -> ChangeRequest:
         wait_until(lambda: self.request(request_id).state is state, timeout, interval=0.1)
         return self.request(request_id)
-
-
-def slash(
-    http: httpx.Client,
-    base_url: str,
-    fake_slack: FakeSlack,
-    text: str,
-    *,
-    user_id: str = "UREQUESTER",
-    timeout: float = 15.0,
-) -> SlackCall:
-    """`/staticip <text>` as Slack sends it; the answer posted to its response_url."""
-    key = new_key("cmd")
-    body = slash_command_body(text, user_id=user_id, response_url=fake_slack.response_url(key))
-    response = post_signed(http, base_url, body)
-    assert response.status_code == 200, response.text
-    return fake_slack.wait_for_response(key, timeout=timeout)
 
 
 def request_change(
