@@ -30,17 +30,6 @@ def format_ist(moment: datetime) -> str:
     return to_ist(moment).strftime("%a %d %b %Y, %H:%M IST")
 
 
-def parse_upstox_timestamp(raw: str) -> datetime:
-    """Parse Upstox's `YYYY-MM-DD HH:MM:SS` (IST, no offset) or a real ISO-8601 string."""
-    text = raw.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=IST)
-    return parsed
-
-
 def next_token_expiry(issued_at: datetime) -> datetime:
     """Upstox tokens are valid until 03:30 IST the next day, whenever issued.
 

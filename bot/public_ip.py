@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from bot.ips import normalise_ip
 from bot.ist import Clock, system_clock
 
 log = logging.getLogger(__name__)
@@ -115,16 +116,7 @@ def parse_ip_text(body: str) -> str | None:
     if not text or len(text) > _MAX_BODY:
         return None
     try:
-        return str(ipaddress.ip_address(text))
+        ipaddress.ip_address(text)
     except ValueError:
         return None
-
-
-def same_ip(a: str | None, b: str | None) -> bool:
-    """Whether two address strings name the same address (`::1` == `0:0::1`)."""
-    if a is None or b is None:
-        return False
-    try:
-        return ipaddress.ip_address(a.strip()) == ipaddress.ip_address(b.strip())
-    except ValueError:
-        return a.strip() == b.strip()
+    return normalise_ip(text)

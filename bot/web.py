@@ -13,14 +13,12 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.app import build
 from bot.config import Settings
 from bot.ist import Clock, system_clock
-from bot.jobs.registry import register_jobs
 from bot.log import new_request_id, request_id_var
-from bot.runtime import Runtime
-from bot.slack.app import build_bolt_app
+from bot.login.routes import add_upstox_routes
 from bot.slack.payload_guard import malformed_reason
-from bot.upstox_routes import add_upstox_routes
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +55,14 @@ class RequestIdMiddleware:
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
-    runtime = Runtime(settings, clock)
-    bolt = build_bolt_app(runtime)
+    bot = build(settings, clock=clock)
+    bolt = bot.bolt_app()
     slack_handler = AsyncSlackRequestHandler(bolt)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         socket_handler: AsyncSocketModeHandler | None = None
-        await runtime.start()
-        register_jobs(runtime)
-        runtime.scheduler.start()
+        await bot.start()
         if settings.slack_app_token is not None:
             socket_handler = AsyncSocketModeHandler(
                 bolt, settings.slack_app_token.get_secret_value()
@@ -80,14 +76,11 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             app.state.ready = False
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
-            await runtime.scheduler.stop()
-            await runtime.home.aclose()
-            await runtime.stop()
+            await bot.stop()
             log.info("stopped")
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.runtime = runtime
-    app.state.scheduler = runtime.scheduler
+    app.state.bot = bot
     app.state.ready = False
     app.add_middleware(RequestIdMiddleware)
 
@@ -101,7 +94,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
                 return JSONResponse({"error": f"malformed request: {problem}"}, status_code=400)
             return await slack_handler.handle(request)
 
-    add_upstox_routes(app, runtime)
+    add_upstox_routes(app, bot.login)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -111,7 +104,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     async def readyz() -> JSONResponse:
         if not app.state.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
-        if not await runtime.database_reachable():
+        if not await bot.db.ping():
             return JSONResponse({"status": "database unreachable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 

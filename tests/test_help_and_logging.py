@@ -37,7 +37,7 @@ def test_unknown_subcommand_names_it_and_shows_usage(bot: InProcessBot, http: ht
 def test_log_lines_carry_request_ids_and_no_secrets(
     bot: InProcessBot, http: httpx.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging("DEBUG", bot.runtime.settings.secret_values())
+    configure_logging("DEBUG", bot.services.settings.secret_values())
     out = ""
 
     def request_logged() -> bool:

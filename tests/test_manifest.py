@@ -10,9 +10,8 @@ from urllib.parse import urlparse
 import yaml
 from jsonschema import Draft7Validator
 
-from bot.slack.commands.parsing import SUBCOMMANDS
 from bot.web import create_app
-from tests.support.bot_runner import bot_env, settings_from_env
+from tests.support.bot_runner import bot_env, settings_from_env, subcommands
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT.parent / "shared" / "schemas" / "slack-manifest" / "manifest.schema.1.0.0.json"
@@ -37,7 +36,7 @@ def test_manifest_subcommands_exist_in_the_app() -> None:
     assert command["command"] == "/staticip"
     alternatives = command["usage_hint"].strip("[]").split("|")
     hinted = {alternative.split()[0] for alternative in alternatives}
-    assert hinted == set(SUBCOMMANDS)
+    assert hinted == subcommands()
 
 
 def test_manifest_paths_are_routes_of_the_app() -> None:

@@ -15,14 +15,12 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import Column, CreateColumn
 
 from bot.ist import Clock, system_clock
-from bot.service.request_states import OPEN_STATES
 from bot.store.alerts import AlertRepository
 from bot.store.audit import AuditLog
 from bot.store.crypto import TokenCipher
-from bot.store.dedupe import DedupeRepository
 from bot.store.oauth_states import OAuthStateRepository
 from bot.store.requests import RequestRepository
-from bot.store.tables import SCHEMA_VERSION, change_requests, metadata, schema_version
+from bot.store.tables import SCHEMA_VERSION, metadata, schema_version
 from bot.store.token_requests import TokenRequestRepository
 from bot.store.tokens import TokenRepository
 
@@ -97,7 +95,6 @@ class Database:
         self.oauth_states = OAuthStateRepository(engine, clock)
         self.token_requests = TokenRequestRepository(engine, clock)
         self.alerts = AlertRepository(engine, clock)
-        self.dedupe = DedupeRepository(engine, clock)
 
     @property
     def backend(self) -> str:
@@ -125,14 +122,10 @@ class Database:
         await self.engine.dispose()
 
 
-async def open_database(
-    url: str,
-    *,
-    clock: Clock = system_clock,
-    secret_key: str | None = None,
-    create_schema: bool = True,
+def connect_database(
+    url: str, *, clock: Clock = system_clock, secret_key: str | None = None
 ) -> Database:
-    """Open (and by default create/migrate) the database behind `url`.
+    """The database behind `url`, not yet connected (engines connect on first use).
 
     Accepts `sqlite:///path`, `sqlite+aiosqlite:///path`, `postgresql://`, `postgres://`
     and `postgresql+psycopg://`. SQLite gets WAL, foreign keys and a busy timeout.
@@ -142,7 +135,18 @@ async def open_database(
         engine = _sqlite_engine(normalised)
     else:
         engine = create_async_engine(normalised, pool_pre_ping=True)
-    db = Database(engine, clock=clock, secret_key=secret_key)
+    return Database(engine, clock=clock, secret_key=secret_key)
+
+
+async def open_database(
+    url: str,
+    *,
+    clock: Clock = system_clock,
+    secret_key: str | None = None,
+    create_schema: bool = True,
+) -> Database:
+    """`connect_database`, then (by default) create/migrate the schema."""
+    db = connect_database(url, clock=clock, secret_key=secret_key)
     if create_schema:
         try:
             await db.create_schema()
@@ -157,19 +161,11 @@ def _migrate(conn: Connection, clock: Clock) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
     metadata.create_all(conn)
     inspector = inspect(conn)
-    added: set[tuple[str, str]] = set()
     for table in metadata.sorted_tables:
         present = {col["name"] for col in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name not in present:
                 _add_column(conn, table, column)
-                added.add((table.name, column.name))
-    if (change_requests.name, "open_slot") in added:
-        conn.execute(
-            change_requests.update()
-            .where(change_requests.c.state.in_([s.value for s in OPEN_STATES]))
-            .values(open_slot=change_requests.c.account)
-        )
     for table in metadata.sorted_tables:
         present_ix = {ix["name"] for ix in inspector.get_indexes(table.name)}
         for index in table.indexes:

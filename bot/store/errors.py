@@ -1,21 +1,18 @@
-from __future__ import annotations
+"""The store's own failures. They carry facts, never user-facing text: the services that
+catch them decide what a person is told."""
 
-from bot.service.errors import UserFacingError
+from __future__ import annotations
 
 
 class StoreError(Exception):
     """Base of the store's own failures that callers are expected to handle."""
 
 
-class RequestAlreadyOpen(StoreError, UserFacingError):
+class RequestAlreadyOpen(StoreError):
+    """The account already has an open change request (`existing_id`, when known)."""
+
     def __init__(self, account: str, existing_id: str | None) -> None:
-        shown = f" (`{existing_id}`)" if existing_id else ""
-        UserFacingError.__init__(
-            self,
-            f"There is already an open change request{shown}. It must be decided, cancelled "
-            "or expire before a new one can be made.",
-            code="request_already_open",
-        )
+        super().__init__(f"account {account!r} already has an open request {existing_id!r}")
         self.account = account
         self.existing_id = existing_id
 

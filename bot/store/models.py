@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from bot.service.request_states import RequestState, is_open
+from bot.store.request_states import RequestState, is_open
 
 __all__ = [
     "Alert",

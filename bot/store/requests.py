@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.service.request_states import OPEN_STATES, RequestState, check_transition, is_open
 from bot.store._base import Repository
 from bot.store.audit import insert_event
 from bot.store.errors import RequestAlreadyOpen
 from bot.store.models import ChangeRequest, NewAuditEvent
+from bot.store.request_states import OPEN_STATES, RequestState, check_transition, is_open
 from bot.store.tables import change_requests
 
 # No 0/o, 1/l/i: people read these ids aloud and type them into `/staticip cancel`.

@@ -129,11 +129,3 @@ alerts = Table(
     Column("last_posted_at", UtcDateTime),
     Column("details", Text, nullable=False, server_default=text("'{}'")),
 )
-
-processed_events = Table(
-    "processed_events",
-    metadata,
-    Column("key", String(255), primary_key=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Index("ix_processed_events_created_at", "created_at"),
-)

@@ -7,12 +7,11 @@ read), because the docs, the SDK and the OpenAPI disagree on what is there. Toke
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
 
-from bot.ist import IST, parse_upstox_timestamp
 from bot.upstox.errors import ApiErrorDetail
 
 __all__ = [
@@ -29,6 +28,21 @@ __all__ = [
     "TokenResponse",
     "UpdateStaticIpsRequest",
 ]
+
+# Upstox's timestamps are India Standard Time wall clock (a fixed +05:30, no DST). Defined
+# here so the client depends on nothing else in the bot.
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
+
+
+def parse_upstox_timestamp(raw: str) -> datetime:
+    """Parse Upstox's `YYYY-MM-DD HH:MM:SS` (IST, no offset) or a real ISO-8601 string."""
+    text = raw.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=IST)
+    return parsed
 
 
 def _epoch_ms_or_timestamp(value: Any) -> Any:

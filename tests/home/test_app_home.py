@@ -91,11 +91,11 @@ def test_recent_viewers_get_a_fresh_home_when_an_alert_starts(
     assert run_job(bot, "ip_watch")  # the IP server answers an unregistered IP
     fake_slack.wait_for(lambda calls: len(publishes(fake_slack)) == 2)
     assert "Active alerts:* drift" in json.dumps(view_of(publishes(fake_slack)[-1]))
-    bot.run(bot.runtime.home.wait_idle())
+    bot.run(bot.services.home.wait_idle())
     assert len(publishes(fake_slack)) == 2  # one refresh per change, not one per check
 
     assert run_job(bot, "ip_watch")  # same state: no re-publish
-    bot.run(bot.runtime.home.wait_idle())
+    bot.run(bot.services.home.wait_idle())
     assert len(publishes(fake_slack)) == 2
 
 

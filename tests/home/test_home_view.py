@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from bot.ist import IST
-from bot.service.request_states import RequestState
-from bot.service.tokens import TokenStatus
-from bot.service.week_window import change_window
-from bot.slack.blocks.home import (
+from bot.home.blocks import (
     LOGIN_ACTION,
     MAX_REQUESTS,
     REQUEST_CHANGE_ACTION,
@@ -17,9 +13,13 @@ from bot.slack.blocks.home import (
     OpenRequest,
     build_home_view,
 )
-from bot.slack.blocks.limits import VIEW_BLOCKS, check_view
+from bot.ist import IST
+from bot.login.tokens import TokenStatus
+from bot.slack.limits import VIEW_BLOCKS, check_view
 from bot.store.models import AuditEntry, ChangeRequest
+from bot.store.request_states import RequestState
 from bot.upstox import StaticIps
+from bot.week_window import change_window
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=IST)
 

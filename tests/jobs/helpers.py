@@ -12,7 +12,7 @@ T = TypeVar("T")
 
 def run_job(bot: InProcessBot, name: str) -> bool:
     """One run of a scheduled job, now; True when it succeeded."""
-    return bot.run(bot.runtime.scheduler.run_now(name))
+    return bot.run(bot.services.scheduler.run_now(name))
 
 
 def posts(fake_slack: FakeSlack, *needles: str) -> list[SlackCall]:

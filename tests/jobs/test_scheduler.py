@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from bot.ist import IST
-from bot.jobs.scheduler import Scheduler
+from bot.scheduler import Scheduler
 from bot.upstox.errors import UpstoxRateLimited, UpstoxUnavailable
 from tests.support.clock import MutableClock
 

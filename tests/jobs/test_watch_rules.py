@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from bot.ist import IST
-from bot.service.watch import is_drifting, morning_reminder_condition, window_reopened_condition
-from bot.service.week_window import ChangeWindow
+from bot.watch.rules import is_drifting, morning_reminder_condition, window_reopened_condition
+from bot.week_window import ChangeWindow
 
 UNLOCK = datetime(2026, 12, 7, 10, 0, tzinfo=IST)
 OPEN = ChangeWindow(allowed=True, next_allowed_at=UNLOCK, last_change_at=UNLOCK - timedelta(7))

@@ -38,7 +38,7 @@ def set_clocks(clock: MutableClock, emulator: EmulatorServer, moment: datetime) 
 
 
 def alert_audit(bot: InProcessBot, condition: str) -> list[str]:
-    page = bot.run(bot.runtime.db.audit.page(None, page_size=100))
+    page = bot.run(bot.services.db.audit.page(None, page_size=100))
     return [
         str(e.details.get("state"))
         for e in page.entries
@@ -93,13 +93,13 @@ def test_upstox_outage_is_logged_not_raised_and_nothing_is_posted(
     ip_server: PublicIpServer,
     http: httpx.Client,
 ) -> None:
-    from bot.upstox.emulation.state import Fault
+    from bot.upstox.emulator.state import Fault
 
     bot = make_bot(public_ip_url=ip_server.url())
     emulator.state.add_fault(Fault(route=GET_IPS, status=503, count=10))
     assert run_job(bot, "ip_watch") is False
     assert posts(fake_slack, DRIFT_TEXT) == []
-    assert bot.runtime.scheduler.failures("ip_watch") == 1  # the loop will back off
+    assert bot.services.scheduler.failures("ip_watch") == 1  # the loop will back off
     assert http.get(f"{bot.base_url}/readyz").status_code == 200
 
 
@@ -126,7 +126,7 @@ def test_token_expiry_at_0330_ist_is_detected_and_alerted_once(
     assert len(posts(fake_slack, DEAD_TEXT)) == 1
     # Expiry is known from the clock: no Upstox call after 03:30.
     assert len(emulator.state.calls_to(PROFILE)) == 1
-    page = bot.run(bot.runtime.db.audit.page(None, page_size=50))
+    page = bot.run(bot.services.db.audit.page(None, page_size=50))
     flips = [e for e in page.entries if e.event == AuditEvent.TOKEN_INVALIDATED]
     assert [e.details["state"] for e in flips] == ["expired"]
 
@@ -183,7 +183,7 @@ async def _store_fresh_token(bot: InProcessBot, emulator: EmulatorServer) -> Non
     from bot.store.models import TokenSource
 
     token = emulator.state.issue_token().value
-    await bot.runtime.tokens.store(SecretStr(token), user_id="UTRADER", via=TokenSource.OAUTH)
+    await bot.services.tokens.store(SecretStr(token), user_id="UTRADER", via=TokenSource.OAUTH)
 
 
 def test_morning_reminder_once_per_day_when_nobody_is_logged_in(
@@ -267,7 +267,7 @@ def test_expiry_sweep_expires_overdue_requests_and_updates_their_cards(
     clock: MutableClock,
     http: httpx.Client,
 ) -> None:
-    from bot.service.request_states import RequestState
+    from bot.store.request_states import RequestState
     from tests.support.slack_requests import post_signed, slash_command_body
 
     fake_slack.usergroups["SAPPROVERS"] = ["UAPPROVER3"]
@@ -275,8 +275,8 @@ def test_expiry_sweep_expires_overdue_requests_and_updates_their_cards(
     body = slash_command_body("set 8.8.8.8 moving to the new VPS", user_id="UREQUESTER")
     assert post_signed(http, bot.base_url, body).status_code == 200
     fake_slack.wait_for_call("chat.postMessage", lambda c: c.params.get("channel") == "CAPPROVALS")
-    account = bot.runtime.settings.account
-    request = bot.run(bot.runtime.db.requests.get_open(account))
+    account = bot.services.settings.account
+    request = bot.run(bot.services.db.requests.get_open(account))
     assert request is not None and request.state is RequestState.PENDING
 
     assert run_job(bot, "expiry")  # not due yet
@@ -289,7 +289,7 @@ def test_expiry_sweep_expires_overdue_requests_and_updates_their_cards(
     updates = fake_slack.calls_to("chat.update")
     assert len(updates) == 1
     assert "xpired" in updates[0].text_blob()
-    after = bot.run(bot.runtime.db.requests.get(request.id))
+    after = bot.run(bot.services.db.requests.get(request.id))
     assert after is not None and after.state is RequestState.EXPIRED
     assert updates[0].params["ts"] == after.card_ts  # the card itself, updated in place
     assert emulator.state.calls_to(PUT_IPS) == []

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bot.slack.blocks.login import LOGIN_ACTION_ID
+from bot.login.blocks import LOGIN_ACTION_ID
 from bot.upstox.emulator import EmulatorServer
 from tests.support import conversation
 from tests.support.bot_runner import InProcessBot
@@ -81,7 +81,7 @@ def exchanges(emulator: EmulatorServer) -> int:
 
 
 def stored_token(bot: InProcessBot) -> str | None:
-    runtime = bot.runtime
+    runtime = bot.services
     return bot.run(runtime.db.tokens.access_token(runtime.settings.account))
 
 

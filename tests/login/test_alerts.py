@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.service.request_states import RequestState
-from bot.service.tokens import NotLoggedIn
-from bot.store.models import TokenSource, TokenState
+from bot.login.tokens import NotLoggedIn
+from bot.store.models import TokenState
+from bot.store.request_states import RequestState
 from bot.upstox import UpstoxTokenInvalid
 from bot.upstox.emulator import EmulatorServer
 from tests.login.conftest import MakeBot
@@ -33,7 +33,7 @@ from tests.support.fake_slack import FakeSlack
 OTHER_SECRET_KEY = "a-rotated-bot-secret-key-fedcba9876543210fedcba98"
 
 
-def test_ip_change_posts_one_alert_a_later_401_none_and_login_clears_it(
+def test_a_401_is_recorded_by_the_read_alerted_once_by_the_watcher_and_cleared_by_login(
     login_bot: InProcessBot,
     fake_slack: FakeSlack,
     emulator: EmulatorServer,
@@ -41,37 +41,29 @@ def test_ip_change_posts_one_alert_a_later_401_none_and_login_clears_it(
     upstox_token: str,
     logs: pytest.LogCaptureFixture,
 ) -> None:
-    runtime = login_bot.runtime
+    runtime = login_bot.services
     account = runtime.settings.account
+    emulator.state.tokens[upstox_token].revoked_at = emulator.state.now()
 
-    result = login_bot.run(runtime.upstox_gateway.update_static_ips("203.0.113.10", None))
+    # A read finds the token dead: it is recorded, and nothing is said in the channel.
+    with pytest.raises(UpstoxTokenInvalid):
+        login_bot.run(runtime.gateway.static_ips())
+    assert emulator.state.calls_to("GET /v2/user/ip")[-1].status == 401
+    stored = login_bot.run(runtime.db.tokens.get(account))
+    assert stored is not None and stored.state is TokenState.INVALIDATED
+    assert dead_alerts(fake_slack) == []
 
-    assert result.access_tokens_invalidated is True
+    # The watcher posts the alert, once however often it runs.
+    for _ in range(3):
+        assert login_bot.run(runtime.scheduler.run_now("token_check"))
     [alert] = dead_alerts(fake_slack)
     text = alert.text_blob()
-    assert "the static IPs were changed" in text
+    assert "Upstox rejected the token (401)" in text
     assert "orders from the trading system" in text
     assert "/staticip login" in text
     url = login_url(alert)
     assert query(url)["redirect_uri"] == f"{login_bot.base_url}/upstox/callback"
     assert upstox_token not in url
-
-    # The stored token is valid again in the bot's eyes (e.g. restored by hand), but Upstox
-    # killed it: the 401 flips it dead again, and the outstanding alert is not repeated.
-    login_bot.run(
-        runtime.db.tokens.save(
-            account,
-            upstox_token,
-            obtained_via=TokenSource.SEED,
-            expires_at=runtime.clock() + timedelta(hours=1),
-        )
-    )
-    with pytest.raises(UpstoxTokenInvalid):
-        login_bot.run(runtime.upstox_gateway.static_ips())
-    assert emulator.state.calls_to("GET /v2/user/ip")[-1].status == 401
-    stored = login_bot.run(runtime.db.tokens.get(account))
-    assert stored is not None and stored.state is TokenState.INVALIDATED
-    assert len(dead_alerts(fake_slack)) == 1
 
     # One tap on the alert's button: logged in, the alert cleared with one confirmation.
     page = http.get(url, follow_redirects=True)
@@ -83,14 +75,15 @@ def test_ip_change_posts_one_alert_a_later_401_none_and_login_clears_it(
     assert login_bot.run(runtime.alerts.is_active("token_dead")) is False
     new_token = stored_token(login_bot)
     assert new_token is not None
-    assert login_bot.run(runtime.upstox_gateway.static_ips()).primary_ip == "203.0.113.10"
+    assert login_bot.run(runtime.gateway.static_ips()).primary_ip == "122.181.101.247"
 
-    # The next outage gets its own alert.
+    # The next outage gets its own alert, again from the watcher.
     emulator.state.tokens[new_token].revoked_at = emulator.state.now()
     with pytest.raises(UpstoxTokenInvalid):
-        login_bot.run(runtime.upstox_gateway.static_ips())
+        login_bot.run(runtime.gateway.static_ips())
+    assert len(dead_alerts(fake_slack)) == 1
+    assert login_bot.run(runtime.scheduler.run_now("token_check"))
     assert len(dead_alerts(fake_slack)) == 2
-    assert "Upstox rejected the token (401)" in dead_alerts(fake_slack)[-1].text_blob()
     assert_never_leaked([upstox_token, new_token], logs, fake_slack)
 
 
@@ -110,14 +103,14 @@ def test_approved_change_alerts_once_and_the_alert_button_logs_back_in(
     assert "the static IPs were changed" in alert.text_blob()
     # Anything else that now fails with the dead token adds no second alert.
     with pytest.raises(NotLoggedIn):
-        login_bot.run(login_bot.runtime.upstox_gateway.static_ips())
+        login_bot.run(login_bot.services.gateway.static_ips())
     shown = slash(http, login_bot, fake_slack, "show", key="show")
     assert "/staticip login" in shown.text_blob()
     assert len(dead_alerts(fake_slack)) == 1
 
     assert http.get(login_url(alert), follow_redirects=True).status_code == 200
     fake_slack.wait_for(lambda calls: confirmations(fake_slack), timeout=5)
-    ips = login_bot.run(login_bot.runtime.upstox_gateway.static_ips())
+    ips = login_bot.run(login_bot.services.gateway.static_ips())
     assert ips.primary_ip == NEW_PRIMARY
     assert len(dead_alerts(fake_slack)) == 1
     new_token = stored_token(login_bot)
@@ -125,27 +118,36 @@ def test_approved_change_alerts_once_and_the_alert_button_logs_back_in(
     assert_never_leaked([upstox_token, new_token], logs, fake_slack)
 
 
-def test_daily_expiry_posts_one_alert(
+def test_show_and_status_with_a_just_expired_token_post_nothing_the_watcher_posts_once(
     login_bot: InProcessBot,
     fake_slack: FakeSlack,
     emulator: EmulatorServer,
+    http: httpx.Client,
     clock: MutableClock,
 ) -> None:
-    runtime = login_bot.runtime
+    runtime = login_bot.services
     assert login_bot.run(runtime.tokens.status()).health == "valid"
     stored = login_bot.run(runtime.db.tokens.get(runtime.settings.account))
     assert stored is not None
-    clock.set(stored.expires_at + timedelta(minutes=1))
+    clock.set(stored.expires_at + timedelta(minutes=1))  # just past 03:30 IST
+    posts_before = len(fake_slack.calls_to("chat.postMessage"))
 
-    first = login_bot.run(runtime.tokens.status())
-    second = login_bot.run(runtime.tokens.status())
+    status = slash(http, login_bot, fake_slack, "status", key="status")
+    shown = slash(http, login_bot, fake_slack, "show", key="show")
 
-    assert (first.health, second.health) == ("expired", "expired")
+    assert "expired" in status.text_blob()
+    assert "/staticip login" in shown.text_blob()
+    assert emulator.state.calls_to("GET /v2/user/ip") == []
+    assert len(fake_slack.calls_to("chat.postMessage")) == posts_before  # reads never post
+    assert login_bot.run(runtime.tokens.status()).health == "expired"  # but it is recorded
+
+    assert login_bot.run(runtime.scheduler.run_now("token_check"))
+    assert login_bot.run(runtime.scheduler.run_now("token_check_0331"))
     [alert] = dead_alerts(fake_slack)
     assert "expired (tokens end daily at 03:30 IST)" in alert.text_blob()
     login_url(alert)
     with pytest.raises(NotLoggedIn):
-        login_bot.run(runtime.upstox_gateway.static_ips())
+        login_bot.run(runtime.gateway.static_ips())
     assert emulator.state.calls_to("GET /v2/user/ip") == []
     assert len(dead_alerts(fake_slack)) == 1
 
@@ -157,11 +159,11 @@ def test_rotated_secret_key_means_log_in_again_not_a_crash(
     http: httpx.Client,
 ) -> None:
     first = make_bot()
-    assert first.run(first.runtime.tokens.status()).health == "valid"
+    assert first.run(first.services.tokens.status()).health == "valid"
     first.stop()
 
     bot = make_bot(BOT_SECRET_KEY=OTHER_SECRET_KEY)
-    runtime = bot.runtime
+    runtime = bot.services
 
     status = bot.run(runtime.tokens.status())
     assert status.health == "unreadable"
@@ -177,7 +179,7 @@ def test_rotated_secret_key_means_log_in_again_not_a_crash(
     url = login_url(slash(http, bot, fake_slack, "login", key="login"))
     assert http.get(url, follow_redirects=True).status_code == 200
     assert bot.run(runtime.tokens.status()).health == "valid"
-    assert bot.run(runtime.upstox_gateway.static_ips()).primary_ip == "122.181.101.247"
+    assert bot.run(runtime.gateway.static_ips()).primary_ip == "122.181.101.247"
     assert len(confirmations(fake_slack)) == 1
     assert bot.run(runtime.alerts.is_active("token_dead")) is False
 

@@ -23,7 +23,7 @@ from tests.support.fake_slack import FakeSlack
 
 
 def outstanding(bot: InProcessBot) -> int:
-    runtime = bot.runtime
+    runtime = bot.services
     return len(bot.run(runtime.db.token_requests.outstanding(runtime.settings.account)))
 
 
@@ -68,7 +68,7 @@ def test_phone_approval_end_to_end(
     assert stored_token(login_bot) == new_token
     # The token was checked with a profile call before it was stored.
     assert [c.status for c in emulator.state.calls_to(PROFILE)] == [200]
-    runtime = login_bot.runtime
+    runtime = login_bot.services
     stored = login_bot.run(runtime.db.tokens.get(runtime.settings.account))
     assert stored is not None and stored.obtained_via is TokenSource.NOTIFIER
     assert outstanding(login_bot) == 0

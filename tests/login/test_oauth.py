@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.service.login import LINK_TTL, StateSigner
+from bot.login.service import LINK_TTL, StateSigner
 from bot.store.models import TokenSource, TokenState
 from bot.upstox.emulator import EmulatorServer
 from tests.login.conftest import MakeBot
@@ -25,7 +25,7 @@ from tests.login.helpers import (
     upstox_redirect,
     with_query,
 )
-from tests.support.bot_runner import InProcessBot
+from tests.support.bot_runner import BOT_SECRET_KEY, InProcessBot
 from tests.support.clock import MutableClock
 from tests.support.fake_slack import FakeSlack
 
@@ -46,6 +46,8 @@ def test_login_link_to_new_token_end_to_end(
     emulator.state.tokens[upstox_token].revoked_at = emulator.state.now()
     refused = slash(http, login_bot, fake_slack, "show", key="before")
     assert "/staticip login" in refused.text_blob()
+    assert not dead_alerts(fake_slack)  # a read never posts: the watcher does
+    assert login_bot.run(login_bot.services.scheduler.run_now("token_check"))
     fake_slack.wait_for(lambda calls: dead_alerts(fake_slack), timeout=5)
 
     answer = slash(http, login_bot, fake_slack, "login", key="login")
@@ -76,7 +78,7 @@ def test_login_link_to_new_token_end_to_end(
     new_token = stored_token(login_bot)
     assert new_token is not None and new_token != upstox_token
     assert emulator.state.tokens[new_token].source == "oauth"
-    runtime = login_bot.runtime
+    runtime = login_bot.services
     stored = login_bot.run(runtime.db.tokens.get(runtime.settings.account))
     assert stored is not None
     assert (stored.state, stored.obtained_via, stored.user_id) == (
@@ -85,7 +87,7 @@ def test_login_link_to_new_token_end_to_end(
         "EMU001",
     )
     # Upstox calls work again, with the new token.
-    ips = login_bot.run(runtime.upstox_gateway.static_ips())
+    ips = login_bot.run(runtime.gateway.static_ips())
     assert ips.primary_ip == "122.181.101.247"
     assert emulator.state.calls_to("GET /v2/user/ip")[-1].status == 200
     shown = slash(http, login_bot, fake_slack, "show", key="show")
@@ -166,9 +168,9 @@ def test_expired_state_is_refused_without_exchange(
 def test_unknown_and_cross_account_states_are_refused_without_exchange(
     login_bot: InProcessBot, fake_slack: FakeSlack, emulator: EmulatorServer, http: httpx.Client
 ) -> None:
-    runtime = login_bot.runtime
-    ours = StateSigner(runtime.secret_key, runtime.settings.account)
-    theirs = StateSigner(runtime.secret_key, ACCOUNT_OF_ANOTHER_BOT)
+    runtime = login_bot.services
+    ours = runtime.links.signer
+    theirs = StateSigner(SecretStr(BOT_SECRET_KEY), ACCOUNT_OF_ANOTHER_BOT)
     # A state another bot (same database and key, other Upstox app) issued, signed by it...
     foreign = login_bot.run(
         runtime.db.oauth_states.create(ACCOUNT_OF_ANOTHER_BOT, "UREQUESTER", ttl=LINK_TTL)
@@ -227,7 +229,7 @@ def test_upstox_error_redirect_gets_a_clear_escaped_page_and_burns_the_state(
 def test_login_as_a_different_upstox_user_is_refused(
     login_bot: InProcessBot, fake_slack: FakeSlack, emulator: EmulatorServer, http: httpx.Client
 ) -> None:
-    runtime = login_bot.runtime
+    runtime = login_bot.services
     # The bot last held a token of user OTHER01; Upstox now logs in EMU001.
     login_bot.run(
         runtime.tokens.store(

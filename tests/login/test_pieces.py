@@ -11,14 +11,14 @@ import pytest
 from pydantic import SecretStr
 from slack_sdk.models.blocks import Block
 
-from bot.service.login import LoginLink, LoginResult, StateSigner
-from bot.service.tokens import TokenDeath
-from bot.slack.blocks.login import (
+from bot.login.blocks import (
     LOGIN_ACTION_ID,
     logged_in_text,
     login_prompt,
     token_dead_alert,
 )
+from bot.login.service import LoginLink, LoginResult, StateSigner
+from bot.login.tokens import TokenDeath
 from bot.store.models import TokenSource, TokenState
 from bot.upstox.emulator import EmulatorServer
 from tests.login.helpers import exchanges, login_url, slash, upstox_redirect

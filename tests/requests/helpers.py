@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 
-from bot.service.request_states import RequestState
-from bot.slack.blocks.request_card import APPROVE_ACTION, REJECT_ACTION
+from bot.requests.blocks import APPROVE_ACTION, REJECT_ACTION
 from bot.store.models import AuditEntry, ChangeRequest
+from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
 from tests.support.bot_runner import InProcessBot, wait_until
 from tests.support.conversation import new_key, slash
@@ -68,17 +68,17 @@ def channel_posts(fake_slack: FakeSlack, containing: str) -> list[SlackCall]:
 
 
 def stored(bot: InProcessBot, request_id: str) -> ChangeRequest:
-    found = bot.run(bot.runtime.db.requests.get(request_id))
+    found = bot.run(bot.services.db.requests.get(request_id))
     assert found is not None
     return found
 
 
 def all_requests(bot: InProcessBot) -> list[ChangeRequest]:
-    return bot.run(bot.runtime.db.requests.list_in_state(list(RequestState)))
+    return bot.run(bot.services.db.requests.list_in_state(list(RequestState)))
 
 
 def events(bot: InProcessBot, request_id: str) -> list[str]:
-    entries: list[AuditEntry] = bot.run(bot.runtime.db.audit.list_for_request(request_id))
+    entries: list[AuditEntry] = bot.run(bot.services.db.audit.list_for_request(request_id))
     return [e.event for e in entries]
 
 

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from bot.ist import IST
-from bot.service.request_states import RequestState
 from bot.store.models import TokenSource
+from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer, Fault
 from tests.conftest import REGISTERED_AT, REGISTERED_PRIMARY
 from tests.requests.helpers import (
@@ -58,7 +58,7 @@ def test_drift_since_the_request_refuses_to_apply(
     assert events(bot, request.id) == ["requested", "approved", "failed"]
     card = last_card(fake_slack, request.id, "*Failed*")
     assert "the registered IPs changed since this request" in card and "`1.1.1.1`" in card
-    assert bot.run(bot.runtime.tokens.status()).health == "valid"
+    assert bot.run(bot.services.tokens.status()).health == "valid"
 
 
 def test_weekly_limit_from_upstox_fails_the_request_with_the_reason(
@@ -78,7 +78,7 @@ def test_weekly_limit_from_upstox_fails_the_request_with_the_reason(
     assert "UDAPI1185" in card
     assert events(bot, request.id) == ["requested", "approved", "applying", "failed"]
     # A refused PUT logs nobody out.
-    assert bot.run(bot.runtime.tokens.status()).health == "valid"
+    assert bot.run(bot.services.tokens.status()).health == "valid"
 
 
 @pytest.mark.parametrize("kind", ["commit_then_drop", "commit_then_timeout"])
@@ -97,11 +97,15 @@ def test_lost_answer_of_an_applied_change_is_confirmed_after_the_next_login(
     assert "after the next login" in card
     assert stored(bot, request.id).state is S.APPLYING
     assert emulator.state.ips.primary_ip == NEW_PRIMARY
-    assert bot.run(bot.runtime.tokens.status()).health == "invalidated"
+    assert bot.run(bot.services.tokens.status()).health == "invalidated"
 
-    # Someone logs in again: the bot reads the IPs back and confirms, without a second PUT.
+    # Someone logs in again (the login flow stores the token, then reconciles): the bot
+    # reads the IPs back and confirms, without a second PUT.
     token = emulator.state.issue_token().value
-    bot.run(bot.runtime.tokens.store(SecretStr(token), user_id="UAPPROVER1", via=TokenSource.OAUTH))
+    bot.run(
+        bot.services.tokens.store(SecretStr(token), user_id="UAPPROVER1", via=TokenSource.OAUTH)
+    )
+    bot.run(bot.services.requests.reconcile_soon())
     applied = wait_state(bot, request.id, S.APPLIED)
     assert applied.applied_at is not None
     assert puts(emulator) == 1
@@ -141,7 +145,7 @@ def test_upstox_down_at_approval_keeps_it_approved_until_a_fresh_recheck(
     assert puts(emulator) == 0
 
     emulator.state.clear_faults()
-    bot.run(bot.runtime.requests.reconcile_unfinished())
+    bot.run(bot.services.requests.reconcile_unfinished())
     assert stored(bot, request.id).state is S.APPLIED
     calls = [c.route for c in emulator.state.calls if c.route.endswith("/v2/user/ip")]
     assert calls[-2:] == ["GET /v2/user/ip", PUT]  # re-checked right before the one PUT
@@ -161,7 +165,7 @@ def test_approved_request_past_its_expiry_is_not_applied_later(
     last_card(fake_slack, request.id, "could not re-check")
     emulator.state.clear_faults()
     clock.advance(timedelta(hours=25))
-    bot.run(bot.runtime.requests.reconcile_unfinished())
+    bot.run(bot.services.requests.reconcile_unfinished())
     failed = stored(bot, request.id)
     assert failed.state is S.FAILED and "the approval lapsed" in (failed.failure_reason or "")
     assert puts(emulator) == 0
@@ -180,7 +184,7 @@ def test_request_left_applying_by_a_crash_is_settled_at_start_up(
     try:
         request = request_change(http, first, fake_slack)
         # The crash: approved and marked applying, then the process died around the PUT.
-        db = first.runtime.db
+        db = first.services.db
         first.run(
             db.requests.transition(request.id, S.PENDING, S.APPROVED, decided_by="UAPPROVER1")
         )
@@ -209,11 +213,11 @@ def test_fresh_applying_row_of_another_replica_is_left_alone(
     # Its PUT may still be in flight in another replica: reading back now could call it
     # failed a moment before it succeeds.
     request = request_change(http, bot, fake_slack)
-    db = bot.runtime.db
+    db = bot.services.db
     bot.run(db.requests.transition(request.id, S.PENDING, S.APPROVED, decided_by="UAPPROVER1"))
     bot.run(db.requests.transition(request.id, S.APPROVED, S.APPLYING))
     reads = len(emulator.state.calls_to("GET /v2/user/ip"))
-    bot.run(bot.runtime.requests.reconcile_unfinished())
+    bot.run(bot.services.requests.reconcile_unfinished())
     assert stored(bot, request.id).state is S.APPLYING
     assert len(emulator.state.calls_to("GET /v2/user/ip")) == reads
     assert puts(emulator) == 0

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import httpx
 
-from bot.service.request_states import RequestState
-from bot.slack.blocks.limits import message_problems
+from bot.slack.limits import message_problems
+from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
 from tests.requests.helpers import (
     card_updates,
@@ -83,11 +83,11 @@ def test_expiry_sweep_expires_pending_requests_and_updates_their_cards(
     clock: MutableClock,
 ) -> None:
     request = request_change(http, bot, fake_slack)
-    assert bot.run(bot.runtime.requests.expire_due()) == []
+    assert bot.run(bot.services.requests.expire_due()) == []
     clock.advance(timedelta(hours=24))
-    [expired] = bot.run(bot.runtime.requests.expire_due())
+    [expired] = bot.run(bot.services.requests.expire_due())
     assert (expired.id, expired.state) == (request.id, S.EXPIRED)
-    assert bot.run(bot.runtime.requests.expire_due()) == []  # once
+    assert bot.run(bot.services.requests.expire_due()) == []  # once
     [update] = card_updates(fake_slack, request.id)
     assert "*Expired*" in update.text_blob() and buttons(update.params) == []
     key = click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER1")

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from bot.ist import format_ist
-from bot.slack.blocks.limits import message_problems, view_problems
+from bot.slack.limits import message_problems, view_problems
 from bot.upstox.emulator import EmulatorServer
 from tests.conftest import REGISTERED_PRIMARY
 from tests.requests.helpers import (

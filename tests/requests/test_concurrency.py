@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from bot.service.request_states import RequestState
+from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
 from tests.requests.helpers import click, events, puts, request_change, wait_state
 from tests.support.bot_runner import InProcessBot, settings_from_env

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.service.request_states import RequestState
+from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
 from tests.requests.helpers import (
     NEW_PRIMARY,
@@ -62,7 +62,7 @@ def test_approval_applies_once_and_updates_the_card_for_everyone(
     )
     assert NEW_PRIMARY in notice.text_blob() and request.id in notice.text_blob()
     # The gateway flipped the token: everyone must log in again (issue 6 posts the link).
-    status = bot.run(bot.runtime.tokens.status())
+    status = bot.run(bot.services.tokens.status())
     assert status.health == "invalidated"
 
 
@@ -172,7 +172,7 @@ def test_approve_while_logged_out_is_refused_and_does_not_use_up_the_approval(
     bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, emulator: EmulatorServer
 ) -> None:
     request = request_change(http, bot, fake_slack)
-    bot.run(bot.runtime.tokens.mark_dead("test: logged out"))
+    bot.run(bot.services.tokens.mark_dead("test: logged out"))
     key = click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER1")
     text = ephemeral(fake_slack, key)
     assert "Not approved yet — the request stays open" in text and "/staticip login" in text

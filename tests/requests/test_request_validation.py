@@ -126,7 +126,7 @@ def test_requester_allow_list(
 def test_not_logged_in_is_refused_before_anything_is_stored(
     bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, emulator: EmulatorServer
 ) -> None:
-    bot.run(bot.runtime.tokens.mark_dead("test: logged out"))
+    bot.run(bot.services.tokens.mark_dead("test: logged out"))
     answer = slash(http, bot.base_url, fake_slack, "set 8.8.8.8 new host")
     assert "/staticip login" in answer.params["text"]
     assert "nothing was requested" in answer.params["text"]

@@ -20,16 +20,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.service.change_requests import InvalidFields, check_fields
-from bot.service.request_states import RequestState
-from bot.slack.blocks.home import LOGIN_ACTION, REQUEST_CHANGE_ACTION
-from bot.slack.blocks.login import LOGIN_ACTION_ID
-from bot.slack.blocks.request_card import APPROVE_ACTION, REJECT_ACTION
-from bot.slack.commands.parsing import SUBCOMMANDS, split_subcommand
-from bot.slack.commands.set_ips import looks_like_ip, split_set_args
+from bot.home.blocks import LOGIN_ACTION, REQUEST_CHANGE_ACTION
+from bot.login.blocks import LOGIN_ACTION_ID
+from bot.requests.blocks import APPROVE_ACTION, REJECT_ACTION
+from bot.requests.listeners import looks_like_ip, split_set_args
+from bot.requests.service import InvalidFields, check_fields
+from bot.slack.commands import split_subcommand
 from bot.store.models import AuditEvent, NewAuditEvent
+from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
-from tests.support.bot_runner import InProcessBot, wait_until
+from tests.support.bot_runner import InProcessBot, subcommands, wait_until
 from tests.support.fake_slack import FakeSlack
 from tests.support.replicas import PUT, click, request_change
 from tests.support.slack_requests import (
@@ -71,7 +71,9 @@ WORDS = st.one_of(
     st.text(min_size=4000, max_size=4096),
     st.lists(st.one_of(IP_LIKE, SHELL, st.text(max_size=20)), max_size=6).map(" ".join),
 )
-PREFIX = st.sampled_from(["", *[f"{s} " for s in SUBCOMMANDS], "SET ", "  set\t", "sh0w "])
+PREFIX = st.sampled_from(
+    ["", *[f"{s} " for s in sorted(subcommands())], "SET ", "  set\t", "sh0w "]
+)
 COMMAND_TEXT = st.builds(lambda p, w: p + w, PREFIX, WORDS)
 
 JSON = st.recursive(
@@ -289,7 +291,7 @@ def test_forged_button_values_change_nothing(
     emulator: EmulatorServer,
     errors: pytest.LogCaptureFixture,
 ) -> None:
-    db = bot.runtime.db
+    db = bot.services.db
     # A decided request, and a pending one of another Upstox account in the same database.
     decided = request_change(http, bot.base_url, fake_slack)
     rejected = click(http, bot.base_url, fake_slack, decided, user_id="UAPPROVER1", approve=False)
@@ -304,7 +306,7 @@ def test_forged_button_values_change_nothing(
             current_secondary=None,
             proposed_primary="8.8.4.4",
             proposed_secondary=None,
-            expires_at=bot.runtime.clock() + bot.runtime.settings.approval_ttl,
+            expires_at=bot.services.clock() + bot.services.settings.approval_ttl,
             audit=NewAuditEvent(AuditEvent.REQUESTED, "UREQUESTER"),
         )
     )
@@ -332,5 +334,5 @@ def test_forged_button_values_change_nothing(
 
 
 def state_of(bot: InProcessBot, request_id: str) -> RequestState | None:
-    found = bot.run(bot.runtime.db.requests.get(request_id))
+    found = bot.run(bot.services.db.requests.get(request_id))
     return found.state if found is not None else None

@@ -36,7 +36,10 @@ def test_no_secret_in_the_process_output_or_anything_sent_to_slack(
     emulator: EmulatorServer,
     http: httpx.Client,
 ) -> None:
-    proc = BotProcess({**env, "LOG_LEVEL": "DEBUG"}, cwd=tmp_path).wait_ready(timeout=20)
+    # CHECK_INTERVAL: the watcher, not the reads, posts the "logged out" alert after a 401.
+    proc = BotProcess(
+        {**env, "LOG_LEVEL": "DEBUG", "CHECK_INTERVAL": "1s"}, cwd=tmp_path
+    ).wait_ready(timeout=20)
     try:
         base = proc.base_url
         http.post(

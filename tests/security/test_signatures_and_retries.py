@@ -7,8 +7,8 @@ import time
 import httpx
 import pytest
 
-from bot.service.request_states import RequestState
-from bot.slack.blocks.request_card import APPROVE_ACTION
+from bot.requests.blocks import APPROVE_ACTION
+from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
 from tests.support.bot_runner import InProcessBot, wait_until
 from tests.support.conversation import slash
@@ -30,13 +30,13 @@ RETRY = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
 
 
 def state_of(bot: InProcessBot, request_id: str) -> RequestState:
-    found = bot.run(bot.runtime.db.requests.get(request_id))
+    found = bot.run(bot.services.db.requests.get(request_id))
     assert found is not None
     return found.state
 
 
 def events(bot: InProcessBot, request_id: str) -> list[str]:
-    return [e.event for e in bot.run(bot.runtime.db.audit.list_for_request(request_id))]
+    return [e.event for e in bot.run(bot.services.db.audit.list_for_request(request_id))]
 
 
 @pytest.mark.parametrize(

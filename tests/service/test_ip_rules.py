@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.service.errors import UserFacingError
-from bot.service.ip_rules import (
+from bot.errors import UserFacingError
+from bot.requests.ip_rules import (
     InvalidIp,
     NonPublicIp,
     NotAnIp,
@@ -19,6 +19,7 @@ from bot.service.ip_rules import (
     parse_ip,
     validate_proposal,
 )
+from bot.requests.service import InvalidFields, check_fields
 
 
 @pytest.mark.parametrize(
@@ -161,12 +162,12 @@ _SHARED = ipaddress.ip_network("100.64.0.0/10")
 
 
 def test_proposal_happy_path_keeps_current_secondary() -> None:
-    proposal = validate_proposal("8.8.8.8", None, "1.1.1.1", "9.9.9.9", False)
+    proposal = validate_proposal("8.8.8.8", None, "1.1.1.1", "9.9.9.9")
     assert proposal == Proposal(primary="8.8.8.8", secondary="9.9.9.9", secondary_kept=True)
 
 
 def test_proposal_with_both_ips() -> None:
-    proposal = validate_proposal("8.8.8.8", "8.8.4.4", "1.1.1.1", None, False)
+    proposal = validate_proposal("8.8.8.8", "8.8.4.4", "1.1.1.1", None)
     assert (proposal.primary, proposal.secondary, proposal.secondary_kept) == (
         "8.8.8.8",
         "8.8.4.4",
@@ -175,45 +176,47 @@ def test_proposal_with_both_ips() -> None:
 
 
 def test_proposal_first_time_without_secondary() -> None:
-    proposal = validate_proposal("8.8.8.8", None, None, None, False)
+    proposal = validate_proposal("8.8.8.8", None, None, None)
     assert proposal.secondary is None
 
 
 def test_proposal_primary_equals_secondary() -> None:
     with pytest.raises(PrimaryEqualsSecondary):
-        validate_proposal("8.8.8.8", "8.8.8.8", "1.1.1.1", None, False)
-    # Also when both spell the same address differently.
-    with pytest.raises(PrimaryEqualsSecondary):
-        validate_proposal("8.8.8.8", "::ffff:8.8.8.8", "1.1.1.1", None, False)
+        validate_proposal("8.8.8.8", "8.8.8.8", "1.1.1.1", None)
+    # Also when both spell the same address differently (the form's check, which parses
+    # each IP once, says so per field).
+    with pytest.raises(InvalidFields) as refused:
+        check_fields("8.8.8.8", "::ffff:8.8.8.8", "moving", allow_non_public=False)
+    assert "same IP" in refused.value.errors["secondary"]
 
 
 def test_proposal_primary_equals_kept_secondary() -> None:
     with pytest.raises(PrimaryEqualsSecondary, match="kept"):
-        validate_proposal("9.9.9.9", None, "1.1.1.1", "9.9.9.9", False)
+        validate_proposal("9.9.9.9", None, "1.1.1.1", "9.9.9.9")
 
 
 def test_proposal_identical_to_registered() -> None:
     with pytest.raises(UnchangedFromRegistered):
-        validate_proposal("1.1.1.1", "9.9.9.9", "1.1.1.1", "9.9.9.9", False)
+        validate_proposal("1.1.1.1", "9.9.9.9", "1.1.1.1", "9.9.9.9")
     with pytest.raises(UnchangedFromRegistered):
-        validate_proposal("1.1.1.1", None, "1.1.1.1", "9.9.9.9", False)
+        validate_proposal("1.1.1.1", None, "1.1.1.1", "9.9.9.9")
     # Upstox may spell the registered IPv6 differently.
     with pytest.raises(UnchangedFromRegistered):
-        validate_proposal("2400:1a00::7", None, "2400:1A00:0::7", None, False)
+        validate_proposal("2400:1a00::7", None, "2400:1A00:0::7", None)
 
 
 def test_proposal_swapping_is_a_change() -> None:
-    proposal = validate_proposal("9.9.9.9", "1.1.1.1", "1.1.1.1", "9.9.9.9", False)
+    proposal = validate_proposal("9.9.9.9", "1.1.1.1", "1.1.1.1", "9.9.9.9")
     assert proposal.primary == "9.9.9.9"
 
 
-def test_proposal_field_is_named_in_errors() -> None:
-    with pytest.raises(NotAnIp, match="Secondary IP"):
-        validate_proposal("8.8.8.8", "nope", None, None, False)
-    with pytest.raises(NonPublicIp, match="Primary IP"):
-        validate_proposal("10.0.0.1", None, None, None, False)
+def test_each_field_is_named_in_its_error() -> None:
+    with pytest.raises(InvalidFields) as refused:
+        check_fields("10.0.0.1", "nope", "moving", allow_non_public=False)
+    assert "Primary IP" in refused.value.errors["primary"]
+    assert "Secondary IP" in refused.value.errors["secondary"]
 
 
 def test_proposal_warns_about_ipv6() -> None:
-    proposal = validate_proposal("2400:1a00::7", None, None, None, False)
+    proposal = validate_proposal("2400:1a00::7", None, None, None)
     assert proposal.warnings and "IPv6" in proposal.warnings[0]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.service.request_states import (
+from bot.store.request_states import (
     OPEN_STATES,
     TERMINAL_STATES,
     TRANSITIONS,

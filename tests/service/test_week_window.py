@@ -6,7 +6,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.ist import IST
-from bot.service.week_window import (
+from bot.week_window import (
     WEEK,
     ChangeWindow,
     change_window,

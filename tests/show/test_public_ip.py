@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from bot.public_ip import PublicIpLookup, parse_ip_text, same_ip
+from bot.ips import same_ip
+from bot.public_ip import PublicIpLookup, parse_ip_text
 from tests.support.clock import MutableClock
 from tests.support.public_ip_server import PublicIpServer
 

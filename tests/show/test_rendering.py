@@ -11,26 +11,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.service.overview import (
+from bot.login.tokens import TokenStatus
+from bot.show.blocks import show_failure_message, show_message, status_message
+from bot.show.service import (
     HostIp,
     ShowFailure,
     ShowOverview,
     StatusOverview,
     host_match,
 )
-from bot.service.request_states import OPEN_STATES, RequestState
-from bot.service.tokens import TokenStatus
-from bot.service.week_window import change_window
-from bot.slack.blocks.limits import (
+from bot.slack.limits import (
     BlockKitLimitError,
     check_message,
     check_view,
     iter_texts,
     message_problems,
 )
-from bot.slack.blocks.overview import show_failure_message, show_message, status_message
 from bot.store.models import ChangeRequest, TokenSource
+from bot.store.request_states import OPEN_STATES, RequestState
 from bot.upstox import StaticIps
+from bot.week_window import change_window
 
 NOW = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)  # Wed 25 Nov 2026, 12:00 IST
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.ist import IST, format_ist
-from bot.slack.blocks.limits import check_message
+from bot.slack.limits import check_message
 from bot.store.models import TokenState
 from bot.upstox.emulator import EmulatorServer, Fault
 from tests.conftest import REGISTERED_PRIMARY
@@ -216,8 +216,8 @@ def test_a_401_marks_the_stored_token_dead(
 
     ask(bot, http, fake_slack, "show", key="dead")
 
-    account = bot.runtime.settings.account
-    stored = bot.run(bot.runtime.db.tokens.get(account))
+    account = bot.services.settings.account
+    stored = bot.run(bot.services.db.tokens.get(account))
     assert stored is not None and stored.state is TokenState.INVALIDATED
 
 
@@ -289,7 +289,7 @@ def test_a_failed_response_url_post_is_logged(
     fake_slack: FakeSlack,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="bot.slack.commands.show")
+    caplog.set_level(logging.ERROR, logger="bot.show.listeners")
     fake_slack.fail_next("response_url", status=500, error="expired_url")
 
     ask(bot, http, fake_slack, "show", key="gone")
@@ -305,7 +305,7 @@ def test_a_failed_response_url_post_is_logged(
 def test_the_show_answer_shows_an_open_request(
     bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, clock: MutableClock
 ) -> None:
-    runtime = bot.runtime
+    runtime = bot.services
     created = bot.run(
         runtime.db.requests.create(
             account=runtime.settings.account,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from bot.ist import format_ist, next_token_expiry
-from bot.slack.blocks.limits import check_message
+from bot.slack.limits import check_message
 from bot.store.models import TokenState
 from bot.upstox.emulator import EmulatorServer
 from tests.conftest import REGISTERED_PRIMARY
@@ -84,7 +84,7 @@ def test_status_after_an_ip_change_logged_everyone_out(
     bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack
 ) -> None:
     reason = "the static IPs were changed, so Upstox logged out every session"
-    bot.run(bot.runtime.tokens.mark_dead(reason, state=TokenState.INVALIDATED))
+    bot.run(bot.services.tokens.mark_dead(reason, state=TokenState.INVALIDATED))
 
     answer = ask(bot, http, fake_slack, "status", key="invalidated")
 
@@ -127,7 +127,7 @@ def test_status_when_the_stored_token_cannot_be_decrypted(
 def test_status_lists_open_requests(
     bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, clock: MutableClock
 ) -> None:
-    runtime = bot.runtime
+    runtime = bot.services
     expires = clock() + timedelta(hours=24)
     created = bot.run(
         runtime.db.requests.create(

@@ -73,18 +73,6 @@ async def test_alert_reminders_are_claimed_once_per_interval(
     assert sum(claims) == 1
 
 
-async def test_mark_processed_is_true_once_across_replicas(
-    db: Database, replica: Database, clock: FakeClock
-) -> None:
-    results = await asyncio.gather(
-        *((db if i % 2 else replica).dedupe.mark_processed("Ev123") for i in range(20))
-    )
-    assert sum(results) == 1
-    clock.advance(timedelta(days=2))
-    assert await db.dedupe.purge(clock.now - timedelta(days=1)) == 1
-    assert await db.dedupe.mark_processed("Ev123")
-
-
 async def test_token_requests(db: Database, clock: FakeClock) -> None:
     first = await db.token_requests.create("default", "U1", expires_at=clock.now + timedelta(1))
     assert first.id.startswith("t-")

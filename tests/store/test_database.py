@@ -65,7 +65,8 @@ async def test_reopen_keeps_rows(db_url: str, clock: FakeClock) -> None:
 async def test_migration_adds_missing_columns_without_losing_rows(
     db_url: str, clock: FakeClock
 ) -> None:
-    # An "old" tokens table without invalidated_reason, and change_requests without open_slot.
+    # An "old" tokens table without invalidated_reason, and change_requests without the
+    # columns added later (version, failure_reason, card_ts...).
     old = MetaData()
     Table(
         "tokens",
@@ -89,6 +90,7 @@ async def test_migration_adds_missing_columns_without_losing_rows(
         Column("current_secondary", String(64)),
         Column("proposed_primary", String(64), nullable=False),
         Column("proposed_secondary", String(64)),
+        Column("open_slot", String(64)),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("expires_at", DateTime(timezone=True), nullable=False),
         Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -100,9 +102,9 @@ async def test_migration_adds_missing_columns_without_losing_rows(
         await conn.execute(
             text(
                 "INSERT INTO change_requests (id, account, state, requester_id, reason, "
-                "proposed_primary, created_at, expires_at, updated_at) VALUES "
-                "('r-old1', 'default', 'pending', 'U1', 'old', '8.8.8.8', :t, :t, :t), "
-                "('r-old2', 'default', 'applied', 'U1', 'old', '8.8.8.8', :t, :t, :t)"
+                "proposed_primary, open_slot, created_at, expires_at, updated_at) VALUES "
+                "('r-old1', 'default', 'pending', 'U1', 'old', '8.8.8.8', 'default', :t, :t, :t), "
+                "('r-old2', 'default', 'applied', 'U1', 'old', '8.8.8.8', NULL, :t, :t, :t)"
             ),
             {"t": clock.now},
         )
@@ -121,7 +123,7 @@ async def test_migration_adds_missing_columns_without_losing_rows(
         assert "invalidated_reason" in token_cols
         old_open = await db.requests.get("r-old1")
         assert old_open is not None and old_open.version == 1 and old_open.reason == "old"
-        # The backfilled open_slot keeps the one-open-request rule for old rows too.
+        # The old open row still holds the account's one open-request slot.
         assert await db.requests.get_open("default") == old_open
         assert (await db.requests.get("r-old2")) is not None
         saved = await db.tokens.save(
@@ -151,8 +153,8 @@ async def test_sqlite_pragmas_and_parent_dir(tmp_path: Path) -> None:
 async def test_sqlite_in_memory_works() -> None:
     db = await open_database("sqlite://")
     try:
-        assert await db.dedupe.mark_processed("k")
-        assert not await db.dedupe.mark_processed("k")
+        assert await db.alerts.raise_alert("k")
+        assert not await db.alerts.raise_alert("k")
     finally:
         await db.close()
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from bot.service.request_states import RequestState
+from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer, Fault
 from tests.stress.conftest import StartReplicas
 from tests.stress.test_replicas import assert_clean_run

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bot.service.request_states import RequestState
+from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
 from tests.stress.conftest import StartReplicas
 from tests.support.bot_runner import BotProcess, wait_until

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.service.request_states import RequestState
 from bot.store.models import TokenSource
+from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer, Fault
 from tests.support.bot_runner import InProcessBot, settings_from_env, wait_until
 from tests.support.clock import MutableClock
@@ -34,13 +34,13 @@ def fast_bot(env: dict[str, str], clock: MutableClock) -> Iterator[InProcessBot]
 
 
 def stored(bot: InProcessBot, request_id: str) -> RequestState:
-    found = bot.run(bot.runtime.db.requests.get(request_id))
+    found = bot.run(bot.services.db.requests.get(request_id))
     assert found is not None
     return found.state
 
 
 def all_requests(bot: InProcessBot) -> list[object]:
-    return bot.run(bot.runtime.db.requests.list_in_state(list(RequestState)))
+    return bot.run(bot.services.db.requests.list_in_state(list(RequestState)))
 
 
 @pytest.mark.parametrize("outage", ["503", "timeout"])
@@ -114,11 +114,11 @@ def test_unknown_put_outcome_during_an_outage_is_read_back_never_resent(
     assert _run_job(bot, "reconcile")  # reads back: 401, every session died with the PUT
     # Someone logs in; the read-back confirms the change.
     token = emulator.state.issue_token().value
-    bot.run(bot.runtime.tokens.store(SecretStr(token), user_id="EMU001", via=TokenSource.OAUTH))
+    bot.run(bot.services.tokens.store(SecretStr(token), user_id="EMU001", via=TokenSource.OAUTH))
     assert _run_job(bot, "reconcile")
     wait_until(lambda: stored(bot, request_id) is S.APPLIED, timeout=10)
     assert len(emulator.state.calls_to(PUT)) == 1
-    events = [e.event for e in bot.run(bot.runtime.db.audit.list_for_request(request_id))]
+    events = [e.event for e in bot.run(bot.services.db.audit.list_for_request(request_id))]
     assert events == ["requested", "approved", "applying", "reconciled"]
 
 
@@ -131,5 +131,5 @@ def _card_says(fake_slack: FakeSlack, request_id: str, needle: str) -> bool:
 
 
 def _run_job(bot: InProcessBot, name: str) -> bool:
-    result: bool = bot.run(bot.runtime.scheduler.run_now(name), timeout=20)
+    result: bool = bot.run(bot.services.scheduler.run_now(name), timeout=20)
     return result

@@ -19,9 +19,9 @@ from typing import Any, Self, TypeVar
 import httpx
 import uvicorn
 
+from bot.app import Bot
 from bot.config import Settings
 from bot.ist import Clock, system_clock
-from bot.runtime import Runtime
 from bot.upstox.emulator import listening_socket
 from bot.web import create_app
 from tests.support.slack_requests import SIGNING_SECRET
@@ -31,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 APPROVAL_CHANNEL = "CAPPROVALS"
 APPROVERS = "UAPPROVER1,UAPPROVER2,SAPPROVERS"
 SLACK_BOT_TOKEN = "xoxb-test-bot-token-1234567890"
-# The emulator's default app (bot.upstox.emulation.state.AppConfig).
+# The emulator's default app (bot.upstox.emulator.state.AppConfig).
 UPSTOX_CLIENT_ID = "emulator-api-key"
 UPSTOX_CLIENT_SECRET = "emulator-api-secret"
 BOT_SECRET_KEY = "test-bot-secret-key-0123456789abcdef0123456789"
@@ -123,9 +123,10 @@ class InProcessBot:
         return asyncio.run_coroutine_threadsafe(coro, self.server.loop).result(timeout)
 
     @property
-    def runtime(self) -> Runtime:
-        runtime: Runtime = self.app.state.runtime
-        return runtime
+    def services(self) -> Bot:
+        """Every service of the running bot (`bot.app.Bot`)."""
+        services: Bot = self.app.state.bot
+        return services
 
     def start(self, timeout: float = 10.0) -> InProcessBot:
         self._thread.start()
@@ -264,3 +265,15 @@ def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def subcommands() -> frozenset[str]:
+    """The subcommands the real app answers: its command handlers plus the router's `help`."""
+    from bot.app import build
+
+    env = bot_env(
+        slack_api_url="http://127.0.0.1:9/api/",
+        upstox_base_url="http://127.0.0.1:9",
+        database_url="sqlite+aiosqlite:///:memory:",
+    )
+    return frozenset({*build(settings_from_env(env)).command_handlers(), "help"})

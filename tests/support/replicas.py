@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.service.request_states import RequestState
-from bot.slack.blocks.request_card import APPROVE_ACTION, REJECT_ACTION
+from bot.requests.blocks import APPROVE_ACTION, REJECT_ACTION
 from bot.store.database import Database, open_database
 from bot.store.models import ChangeRequest
+from bot.store.request_states import RequestState
 from tests.support.bot_runner import BOT_SECRET_KEY, BotProcess, wait_until
 from tests.support.conversation import new_key, slash
 from tests.support.fake_slack import FakeSlack, SlackCall

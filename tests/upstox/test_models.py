@@ -27,7 +27,7 @@ from bot.upstox import (
     UpstoxUnavailable,
     UpstoxWeeklyLimit,
 )
-from bot.upstox.emulation.rules import week_unlock_at
+from bot.upstox.emulator.rules import week_unlock_at
 from bot.upstox.errors import Endpoint, error_for_response, parse_error_details
 from bot.upstox.models import UpdateStaticIpsRequest
 

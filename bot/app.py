@@ -1,0 +1,275 @@
+"""The composition root: `build(settings)` makes every service once, finished and wired,
+and `Bot` starts, schedules and stops them.
+
+Nothing else constructs a service, so this file is the map of who talks to whom. The
+order below is the dependency order (each line uses only what is above it); the two
+cross-capability calls that point upward (a login finishing a waiting change, a change
+refreshing the App Home) are passed in as the `Reconciler` and `HomeRefresh` that
+`bot.login.service` declares.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import time
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.home import listeners as home_listeners
+from bot.home.service import HomePublisher
+from bot.ist import Clock, system_clock
+from bot.log import redactor
+from bot.login import listeners as login_listeners
+from bot.login.blocks import SlackLoginMessages
+from bot.login.gateway import UpstoxGateway
+from bot.login.service import LoginAlerts, LoginLinks, LoginService
+from bot.login.tokens import TokenService
+from bot.public_ip import PublicIpLookup
+from bot.requests import listeners as request_listeners
+from bot.requests.apply import ChangeApplier
+from bot.requests.blocks import request_card
+from bot.requests.cards import RequestCards
+from bot.requests.service import ChangeRequestService
+from bot.scheduler import Scheduler
+from bot.secret_key import resolve_secret_key
+from bot.show import listeners as show_listeners
+from bot.show.service import ShowService
+from bot.slack.alerts import Alerts
+from bot.slack.audience import SlackAudience, SlackUserGroups
+from bot.slack.channel import SlackChannel
+from bot.slack.commands import Handler, register_command
+from bot.slack.respond import ResponseSession
+from bot.store.database import Database, connect_database
+from bot.upstox import UpstoxClient
+from bot.watch.service import Watcher
+
+log = logging.getLogger(__name__)
+
+# Upstox tokens die at 03:30 IST; one minute later the check finds it without waiting for
+# the next periodic run.
+TOKEN_EXPIRY_CHECK_AT = time(3, 31)
+
+
+def make_slack_client(settings: Settings) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_base,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Bot:
+    """Every service of one running bot. Immutable: built once by `build`."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    slack: AsyncWebClient
+    channel: SlackChannel
+    upstox: UpstoxClient
+    responses: ResponseSession
+    public_ip: PublicIpLookup
+    scheduler: Scheduler
+    tokens: TokenService
+    gateway: UpstoxGateway
+    alerts: Alerts
+    links: LoginLinks
+    login_alerts: LoginAlerts
+    home: HomePublisher
+    show: ShowService
+    requests: ChangeRequestService
+    login: LoginService
+    watcher: Watcher
+
+    # -- life cycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start-up, in order: schema, seed token, the token's state (an alert if it is
+        dead), a change left unfinished by a crash, then the periodic checks."""
+        await self.db.create_schema()
+        await self.tokens.seed(self.settings.upstox_access_token)
+        try:
+            await self.watcher.token_check(ask_upstox=False)
+        except Exception:
+            log.exception("start-up token check failed")
+        await self.requests.reconcile_soon()
+        self._schedule_jobs()
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        await self.home.aclose()
+        await self.requests.aclose()
+        await self.upstox.aclose()
+        await self.responses.aclose()
+        await self.public_ip.aclose()
+        await self.db.close()
+
+    def _schedule_jobs(self) -> None:
+        every = self.settings.check_interval
+        add, daily = self.scheduler.add, self.scheduler.add_daily
+        add("expiry", every, self._expire)
+        add("reconcile", every, self.requests.reconcile_unfinished)
+        add("token_check", every, self.watcher.token_check)
+        daily("token_check_0331", TOKEN_EXPIRY_CHECK_AT, self.watcher.token_check)
+        add("ip_watch", every, self.watcher.ip_watch)
+        add("morning", every, self.watcher.morning_check)
+        daily("morning_daily", self.settings.morning_reminder_at, self.watcher.morning_check)
+
+    async def _expire(self) -> None:
+        await self.requests.expire_due()  # each expired card's update refreshes the Home
+
+    # -- Slack -------------------------------------------------------------------------
+
+    def bolt_app(self) -> AsyncApp:
+        """The Bolt app with every listener, and every value passed explicitly (Bolt
+        would otherwise read environment variables)."""
+        settings = self.settings
+        signing_secret = settings.slack_signing_secret
+        app = AsyncApp(
+            client=self.slack,
+            # An explicit "" (never None) keeps Bolt from reading SLACK_SIGNING_SECRET.
+            signing_secret=signing_secret.get_secret_value() if signing_secret else "",
+            request_verification_enabled=not settings.socket_mode,
+            process_before_response=False,
+            logger=logging.getLogger("bot.slack.bolt"),
+        )
+        register_command(
+            app,
+            self.command_handlers(),
+            approval_channel=settings.slack_approval_channel,
+            responses=self.responses,
+        )
+        request_listeners.register(app, self.requests, self.channel)
+        login_listeners.register(app)
+        home_listeners.register(app, self.home, self.links, self.clock)
+        return app
+
+    def command_handlers(self) -> dict[str, Handler]:
+        """`/staticip <subcommand>` → the feature that answers it (`help` is the router's)."""
+        channel = self.channel
+        return {
+            "show": show_listeners.show_command(self.show, self.settings.reply_deadline),
+            "status": show_listeners.status_command(self.show),
+            "set": request_listeners.set_command(self.requests, channel),
+            "cancel": request_listeners.cancel_command(
+                self.requests, self.settings.slack_approval_channel
+            ),
+            "history": request_listeners.history_command(self.requests),
+            "login": login_listeners.login_command(self.links, self.login, self.clock),
+        }
+
+
+def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
+    """Every service, once, in dependency order. Nothing here does I/O: `Bot.start` does."""
+    secret_key = resolve_secret_key(settings)
+    redactor.add([secret_key.get_secret_value()])
+    account = settings.account
+    db = connect_database(
+        settings.database_url, clock=clock, secret_key=secret_key.get_secret_value()
+    )
+    slack = make_slack_client(settings)
+    upstox = UpstoxClient(settings.upstox_base, timeout=settings.upstox_timeout.total_seconds())
+    channel = SlackChannel(slack, settings.slack_approval_channel)
+    # This host's public IP (None when PUBLIC_IP_URL is unset): show and drift alerts.
+    public_ip = PublicIpLookup(
+        str(settings.public_ip_url) if settings.public_ip_url else None, clock=clock
+    )
+    tokens = TokenService(db, account, clock)
+    gateway = UpstoxGateway(upstox, tokens, clock)
+    alerts = Alerts(db, channel, account, clock)
+    links = LoginLinks(settings=settings, db=db, upstox=upstox, secret_key=secret_key, clock=clock)
+    login_alerts = LoginAlerts(
+        links=links, alerts=alerts, channel=channel, messages=SlackLoginMessages(clock)
+    )
+    home = HomePublisher(
+        account=account,
+        db=db,
+        tokens=tokens,
+        gateway=gateway,
+        alerts=alerts,
+        channel=channel,
+        clock=clock,
+    )
+    show = ShowService(
+        settings=settings, db=db, tokens=tokens, gateway=gateway, public_ip=public_ip, clock=clock
+    )
+    cards = RequestCards(channel, request_card, clock, home)
+    groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
+    requests = ChangeRequestService(
+        settings=settings,
+        db=db,
+        tokens=tokens,
+        gateway=gateway,
+        approvers=SlackAudience(settings.slack_approvers, groups, role="approver"),
+        requesters=SlackAudience(settings.slack_requesters, groups, role="requester"),
+        cards=cards,
+        applier=ChangeApplier(
+            db=db,
+            tokens=tokens,
+            gateway=gateway,
+            login_alerts=login_alerts,
+            cards=cards,
+            account=account,
+            clock=clock,
+            put_grace=settings.upstox_timeout * 2,
+        ),
+        clock=clock,
+    )
+    login = LoginService(
+        settings=settings,
+        db=db,
+        upstox=upstox,
+        tokens=tokens,
+        links=links,
+        alerts=login_alerts,
+        reconciler=requests,
+        home=home,
+        clock=clock,
+    )
+    watcher = Watcher(
+        settings=settings,
+        db=db,
+        tokens=tokens,
+        gateway=gateway,
+        alerts=alerts,
+        login_alerts=login_alerts,
+        public_ip=public_ip,
+        home=home,
+        clock=clock,
+    )
+    return Bot(
+        settings=settings,
+        clock=clock,
+        db=db,
+        slack=slack,
+        channel=channel,
+        upstox=upstox,
+        responses=ResponseSession(),
+        public_ip=public_ip,
+        scheduler=Scheduler(clock),
+        tokens=tokens,
+        gateway=gateway,
+        alerts=alerts,
+        links=links,
+        login_alerts=login_alerts,
+        home=home,
+        show=show,
+        requests=requests,
+        login=login,
+        watcher=watcher,
+    )

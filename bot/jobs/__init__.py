@@ -1,1 +1,0 @@
-"""Background jobs: an in-process scheduler and the periodic checks it runs."""

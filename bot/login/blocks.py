@@ -1,0 +1,136 @@
+"""Block Kit for logging in to Upstox: the login button, the `/staticip login` answers, the
+token-death alert and the login confirmation. Pure functions; no token ever goes in here
+(the link carries only a signed state)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.ist import Clock, format_ist
+from bot.login.service import ALERT_REQUESTER, LoginLink, LoginResult
+from bot.login.tokens import TokenDeath
+from bot.store.models import TokenRequest, TokenSource, TokenState
+
+Block = dict[str, Any]
+
+LOGIN_ACTION_ID = "upstox_login"
+LOGIN_BUTTON_TEXT = "Log in to Upstox"
+ACTIONS_BLOCK_ID = "upstox_login"
+
+_TRADING_IMPACT = (
+    "Until someone logs in again, orders from the trading system and the bot's own Upstox "
+    "calls will fail."
+)
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def login_button(link: LoginLink, *, text: str = LOGIN_BUTTON_TEXT) -> Block:
+    """A URL button to Upstox's login dialog (Slack still sends an action to acknowledge)."""
+    return {
+        "type": "button",
+        "action_id": LOGIN_ACTION_ID,
+        "text": {"type": "plain_text", "text": text},
+        "url": link.url,
+        "style": "primary",
+    }
+
+
+def login_actions(link: LoginLink) -> Block:
+    """An actions block with the login button; the App Home reuses it."""
+    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": [login_button(link)]}
+
+
+def validity(link: LoginLink, now: datetime) -> str:
+    minutes = max(1, round((link.expires_at - now).total_seconds() / 60))
+    span = f"{minutes} minutes" if minutes < 120 else f"{round(minutes / 60)} hours"
+    return f"works once, for {span} (until {format_ist(link.expires_at)})"
+
+
+def login_prompt(link: LoginLink, now: datetime) -> tuple[str, list[Block]]:
+    """The ephemeral answer to `/staticip login`."""
+    text = f"Log in to Upstox: the link {validity(link, now)}."
+    blocks = [
+        _section(
+            "*Log in to Upstox*\nOpen the link, log in on Upstox's own page, and the bot "
+            "stores the new session and confirms in the approvals channel."
+        ),
+        login_actions(link),
+        _context(
+            f"The link is yours: it {validity(link, now)}. Prefer approving on your phone? "
+            "Use `/staticip login phone`."
+        ),
+    ]
+    return text, blocks
+
+
+def token_request_started(request: TokenRequest) -> str:
+    """The ephemeral answer to `/staticip login phone`."""
+    return (
+        "Asked Upstox for a new session. Approve it on your phone (Upstox app notification "
+        "or WhatsApp) or under Developer Apps on account.upstox.com; the request stays open "
+        f"until {format_ist(request.expires_at)}. The bot confirms in the approvals channel "
+        "when the token arrives. If nothing comes, use `/staticip login` to log in in the "
+        "browser."
+    )
+
+
+def _death_headline(death: TokenDeath) -> str:
+    if death.state is TokenState.EXPIRED:
+        return "The Upstox session expired (tokens end daily at 03:30 IST)."
+    return f"The Upstox session is over: {death.reason}."
+
+
+def token_dead_alert(death: TokenDeath, link: LoginLink, now: datetime) -> tuple[str, list[Block]]:
+    """The one alert posted in the approvals channel when the token dies."""
+    headline = _death_headline(death)
+    text = f"Upstox is logged out. {headline} {_TRADING_IMPACT}"
+    blocks = [
+        _section(f":warning: *Upstox is logged out*\n{headline}"),
+        _section(
+            f"*What it means:* {_TRADING_IMPACT}\n*What to do:* log in with the button "
+            "below, or run `/staticip login` (or `/staticip login phone` to approve on the "
+            "phone)."
+        ),
+        login_actions(link),
+        _context(
+            f"This link {validity(link, now)}; after that use `/staticip login` for a new one."
+        ),
+    ]
+    return text, blocks
+
+
+def logged_in_text(result: LoginResult) -> str:
+    if result.via is TokenSource.NOTIFIER:
+        how = "approved on the phone"
+        if result.requested_by != ALERT_REQUESTER:
+            how += f", requested by <@{result.requested_by}>"
+        return f":white_check_mark: Logged in to Upstox as {result.user_id} ({how})."
+    if result.requested_by == ALERT_REQUESTER:
+        return (
+            f":white_check_mark: Logged in to Upstox as {result.user_id} "
+            "(through the alert's login link)."
+        )
+    return (
+        f":white_check_mark: Logged in to Upstox as {result.user_id} by <@{result.requested_by}>."
+    )
+
+
+class SlackLoginMessages:
+    """`bot.login.service.LoginMessages` in Block Kit."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def token_dead(self, death: TokenDeath, link: LoginLink) -> tuple[str, list[Block]]:
+        return token_dead_alert(death, link, self._clock())
+
+    def logged_in(self, result: LoginResult) -> tuple[str, list[Block] | None]:
+        return logged_in_text(result), None

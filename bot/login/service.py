@@ -1,0 +1,481 @@
+"""Getting the bot logged back in to Upstox.
+
+Two ways in, both ending in `TokenService.store` and one confirmation in the channel:
+
+- OAuth: a login link to Upstox's authorization dialog carries a `state` that is random,
+  stored (single use, short-lived, bound to the account and to who asked) and signed, so a
+  forged state is refused before the database is touched. The callback consumes the state
+  exactly once, exchanges the code once, checks the new token with a profile call and
+  stores it.
+- Access Token Request: the user approves on the phone and Upstox POSTs the token to the
+  notifier webhook. That webhook has no signature, so it is accepted only for our
+  client_id, only while a request the bot started is outstanding, and only after the
+  token passed a profile call.
+
+`LoginAlerts` owns the "logged out" alert (one per outage, with a fresh login link); its
+callers are the apply flow after a change and the watcher's token check — never a read.
+After a login, `LoginService._logged_in` is the whole sequence, top to bottom: store the
+token, confirm in the channel (clearing the alert), finish a change that waited for this
+login, refresh the App Home.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import SecretStr, ValidationError
+
+from bot.config import Settings
+from bot.errors import UserFacingError
+from bot.ist import Clock, format_ist
+from bot.log import redactor
+from bot.login.tokens import TokenDeath, TokenService, TokenStatus
+from bot.slack.alerts import Alerts
+from bot.slack.channel import Blocks, SlackChannel
+from bot.store.crypto import derive_key
+from bot.store.database import Database
+from bot.store.models import AuditEvent, OAuthState, TokenRequest, TokenSource, TokenState
+from bot.upstox import NotifierPayload, Profile, UpstoxClient, UpstoxError, UpstoxTokenInvalid
+from bot.upstox_messages import describe_upstox_error
+
+log = logging.getLogger(__name__)
+
+TOKEN_DEAD = "token_dead"  # noqa: S105 - an alert condition, not a secret
+# Who asked, for links posted in the channel by an alert rather than for one person.
+ALERT_REQUESTER = "alert"
+LINK_TTL = timedelta(minutes=10)
+# A channel alert is often read hours after it was posted (the daily expiry is at 03:30
+# IST), so its link lives longer; it is still single-use, signed and bound to the account,
+# and the callback refuses a login as a different Upstox user than the last one.
+ALERT_LINK_TTL = timedelta(hours=12)
+STATE_RETENTION = timedelta(days=1)
+UNREADABLE_REASON = "the stored token cannot be decrypted (was BOT_SECRET_KEY changed?)"
+NOTIFIER_MESSAGE_TYPE = "access_token"
+
+_STATE_KEY_INFO = b"staticip-bot/oauth-state/v1"
+_STATE_SEPARATOR = "."
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLink:
+    """A URL to Upstox's login dialog. It holds a signed state, never a token."""
+
+    url: str
+    expires_at: datetime
+    requested_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    user_id: str
+    requested_by: str
+    via: TokenSource
+
+
+class LoginRefused(Exception):
+    """A login attempt that changed nothing. `public_message` is safe to show anyone."""
+
+    def __init__(self, public_message: str, *, reason: str, status: int = 400) -> None:
+        super().__init__(public_message)
+        self.public_message = public_message
+        self.reason = reason
+        self.status = status
+
+
+class LoginMessages(Protocol):
+    """How the channel hears about the token; implemented with Block Kit in bot/slack."""
+
+    def token_dead(self, death: TokenDeath, link: LoginLink) -> tuple[str, Blocks | None]: ...
+
+    def logged_in(self, result: LoginResult) -> tuple[str, Blocks | None]: ...
+
+
+class Reconciler(Protocol):
+    """Finishes a change that waited for a login (the change-request service)."""
+
+    async def reconcile_soon(self) -> None: ...
+
+
+class HomeRefresh(Protocol):
+    """Re-publishes the App Home for recent viewers (the Home publisher)."""
+
+    def refresh_soon(self) -> None: ...
+
+
+class StateSigner:
+    """`<nonce>.<slack user>.<HMAC-SHA256(nonce, account, user)>`, base64url, no padding.
+
+    The Slack user rides in the state so the signature can be checked before any database
+    read; the account does not (it is this bot's own), so a state minted for another
+    account fails the signature.
+    """
+
+    def __init__(self, secret: SecretStr, account: str) -> None:
+        self._key = derive_key(secret.get_secret_value(), info=_STATE_KEY_INFO)
+        self._account = account
+
+    def sign(self, nonce: str, user: str) -> str:
+        return _STATE_SEPARATOR.join((nonce, user, self._mac(nonce, user)))
+
+    def verify(self, state: str) -> tuple[str, str] | None:
+        """(nonce, user) if the signature is ours for this account, else None."""
+        parts = state.split(_STATE_SEPARATOR)
+        if len(parts) != 3 or not all(parts) or len(state) > 512:
+            return None
+        nonce, user, mac = parts
+        if not hmac.compare_digest(mac.encode("ascii", "replace"), self._mac(nonce, user).encode()):
+            return None
+        return nonce, user
+
+    def _mac(self, nonce: str, user: str) -> str:
+        message = "\n".join((nonce, self._account, user)).encode("utf-8")
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class LoginLinks:
+    """Single-use, signed links to Upstox's login dialog."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        upstox: UpstoxClient,
+        secret_key: SecretStr,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._account = settings.account
+        self._db = db
+        self._upstox = upstox
+        self.signer = StateSigner(secret_key, self._account)
+        self._clock = clock
+
+    @property
+    def redirect_uri(self) -> str:
+        return str(self._settings.upstox_redirect_uri)
+
+    async def login_link(self, requested_by: str, *, ttl: timedelta = LINK_TTL) -> LoginLink:
+        """A fresh single-use link to Upstox's login dialog for `requested_by`.
+
+        `requested_by` is the Slack user id, or `ALERT_REQUESTER` for a channel alert.
+        """
+        now = self._clock()
+        # Housekeeping: used and expired states are worthless after a day.
+        await self._db.oauth_states.purge(now - STATE_RETENTION)
+        row = await self._db.oauth_states.create(self._account, requested_by, ttl=ttl, now=now)
+        url = self._upstox.authorization_url(
+            client_id=self._settings.upstox_client_id,
+            redirect_uri=self.redirect_uri,
+            state=self.signer.sign(row.nonce, requested_by),
+        )
+        return LoginLink(url=url, expires_at=row.expires_at, requested_by=requested_by)
+
+
+class LoginAlerts:
+    """The channel's "logged out" alert (one per outage) and the login confirmation."""
+
+    def __init__(
+        self,
+        *,
+        links: LoginLinks,
+        alerts: Alerts,
+        channel: SlackChannel,
+        messages: LoginMessages,
+    ) -> None:
+        self._links = links
+        self._alerts = alerts
+        self._channel = channel
+        self._messages = messages
+
+    async def logged_out(self, death: TokenDeath) -> bool:
+        """Post the alert with a fresh login link, unless one is up already."""
+        if await self._alerts.is_active(TOKEN_DEAD):
+            return False
+        link = await self._links.login_link(ALERT_REQUESTER, ttl=ALERT_LINK_TTL)
+        text, blocks = self._messages.token_dead(death, link)
+        return await self._alerts.start(
+            TOKEN_DEAD, text, blocks, details={"reason": death.reason, "state": death.state.value}
+        )
+
+    async def logged_in(self, result: LoginResult) -> None:
+        """Clear the alert with the confirmation (or just confirm); never raises."""
+        text, blocks = self._messages.logged_in(result)
+        try:
+            if not await self._alerts.clear(TOKEN_DEAD, text, blocks):
+                await self._channel.post(text, blocks)
+        except Exception:
+            # The token is stored; a lost confirmation must not turn the login into a failure.
+            log.exception("could not post the login confirmation")
+
+
+def death_of(status: TokenStatus) -> TokenDeath | None:
+    """What killed the token, if it is dead (None while valid or never logged in)."""
+    if status.health == "unreadable":
+        return TokenDeath(TokenState.INVALIDATED, UNREADABLE_REASON)
+    if status.health == "expired":
+        return TokenDeath(TokenState.EXPIRED, status.reason or "the daily 03:30 IST expiry")
+    if status.health == "invalidated":
+        return TokenDeath(TokenState.INVALIDATED, status.reason or "invalidated by Upstox")
+    return None
+
+
+class LoginService:
+    """The two ways back in: the OAuth callback and the Access Token Request."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        upstox: UpstoxClient,
+        tokens: TokenService,
+        links: LoginLinks,
+        alerts: LoginAlerts,
+        reconciler: Reconciler,
+        home: HomeRefresh,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._account = settings.account
+        self._db = db
+        self._upstox = upstox
+        self._tokens = tokens
+        self._links = links
+        self._alerts = alerts
+        self._reconciler = reconciler
+        self._home = home
+        self._signer = links.signer
+        self._clock = clock
+
+    # The OAuth callback ----------------------------------------------------------------
+
+    async def complete_oauth(
+        self,
+        *,
+        code: str | None,
+        state: str | None,
+        error: str | None = None,
+        error_description: str | None = None,
+    ) -> LoginResult:
+        """Finish a browser login; raises `LoginRefused` (and changes nothing) otherwise."""
+        if error:
+            # Burn the state anyway: a link whose login was refused must not be reusable.
+            verified = self._signer.verify(state) if state else None
+            if verified is not None:
+                await self._db.oauth_states.consume(verified[0], now=self._clock())
+            said = f"{error}: {error_description}" if error_description else error
+            raise LoginRefused(
+                f"Upstox did not log you in ({said[:200]}). Nothing was changed. "
+                "Run /staticip login in Slack to try again.",
+                reason="upstox_error",
+            )
+        row = await self._consume_state(state)
+        if not code:
+            raise LoginRefused(
+                "Upstox sent no login code. Run /staticip login in Slack for a new link.",
+                reason="missing_code",
+            )
+        try:
+            answer = await self._upstox.exchange_code(
+                code=code,
+                client_id=self._settings.upstox_client_id,
+                client_secret=self._settings.upstox_client_secret,
+                redirect_uri=self._links.redirect_uri,
+            )
+        except UpstoxError as exc:
+            log.warning("Upstox refused the login code: %s", exc)
+            raise LoginRefused(
+                f"Upstox refused the login code ({exc}). Nothing was changed. "
+                "Run /staticip login in Slack for a new link.",
+                reason="exchange_failed",
+                status=502,
+            ) from None
+        token = answer.access_token
+        redactor.add([token.get_secret_value()])
+        profile = await self._verified_profile(token, claimed_user=answer.user_id)
+        return await self._logged_in(
+            token, profile, requested_by=row.slack_user_id, via=TokenSource.OAUTH
+        )
+
+    async def _consume_state(self, state: str | None) -> OAuthState:
+        if not state:
+            raise LoginRefused(
+                "This login link is incomplete (no state). Use the link from Slack.",
+                reason="missing_state",
+            )
+        verified = self._signer.verify(state)
+        if verified is None:
+            log.warning("login callback with a forged or foreign state refused")
+            raise LoginRefused(
+                "This login link is not valid. Run /staticip login in Slack for a new one.",
+                reason="forged_state",
+            )
+        nonce, user = verified
+        now = self._clock()
+        row = await self._db.oauth_states.consume(nonce, now=now)
+        if row is None:
+            raise await self._why_unusable(nonce, now)
+        if row.account != self._account or row.slack_user_id != user:
+            log.warning("login callback with a state bound elsewhere refused")
+            raise LoginRefused(
+                "This login link belongs to another account. Nothing was changed.",
+                reason="cross_account",
+            )
+        return row
+
+    async def _why_unusable(self, nonce: str, now: datetime) -> LoginRefused:
+        known = await self._db.oauth_states.get(nonce)
+        if known is not None and known.consumed_at is not None:
+            return LoginRefused(
+                "This login link was already used. Nothing was changed. "
+                "Run /staticip login in Slack if you need to log in again.",
+                reason="reused_state",
+            )
+        if known is not None and known.expires_at <= now:
+            return LoginRefused(
+                f"This login link expired at {format_ist(known.expires_at)}. Nothing was "
+                "changed. Run /staticip login in Slack for a new one.",
+                reason="expired_state",
+            )
+        return LoginRefused(
+            "This login link is not known to the bot. Run /staticip login in Slack for a new one.",
+            reason="unknown_state",
+        )
+
+    # The Access Token Request ----------------------------------------------------------
+
+    async def start_token_request(self, requested_by: str) -> TokenRequest:
+        """Ask Upstox to prompt the user on the phone; the token arrives on the notifier."""
+        try:
+            started = await self._upstox.start_access_token_request(
+                client_id=self._settings.upstox_client_id,
+                client_secret=self._settings.upstox_client_secret,
+            )
+        except UpstoxError as exc:
+            log.warning("Access Token Request refused: %s", exc)
+            raise UserFacingError(_token_request_error(exc), code="token_request_failed") from None
+        request = await self._db.token_requests.create(
+            self._account, requested_by, expires_at=started.authorization_expiry, now=self._clock()
+        )
+        await self._db.audit.append(
+            account=self._account,
+            event=AuditEvent.TOKEN_REQUESTED,
+            actor=requested_by,
+            details={"request_id": request.id, "expires_at": request.expires_at.isoformat()},
+        )
+        return request
+
+    async def accept_notifier(self, payload: Any) -> LoginResult:
+        """The notifier webhook: store the token only when every check passes.
+
+        Anyone can POST here, so nothing from the payload reaches the log redactor (that
+        would let a stranger blank out words in every log line) until the token has proved
+        itself with Upstox; `TokenService.store` registers it then.
+        """
+        if not isinstance(payload, Mapping):
+            raise LoginRefused("expected a JSON object", reason="bad_payload")
+        if payload.get("message_type") != NOTIFIER_MESSAGE_TYPE:
+            raise LoginRefused("not an access token message", reason="wrong_message_type")
+        try:
+            message = NotifierPayload.model_validate(dict(payload))
+        except ValidationError:
+            raise LoginRefused("malformed access token message", reason="bad_payload") from None
+        if message.client_id != self._settings.upstox_client_id:
+            log.warning("notifier message for another client_id refused")
+            raise LoginRefused("unknown client_id", reason="wrong_client_id")
+        if not message.access_token.get_secret_value():
+            raise LoginRefused("empty access token", reason="bad_payload")
+        now = self._clock()
+        outstanding = await self._db.token_requests.outstanding(self._account, now=now)
+        if not outstanding:
+            log.warning("notifier message while no Access Token Request is outstanding refused")
+            raise LoginRefused(
+                "no access token request is outstanding", reason="not_outstanding", status=409
+            )
+        profile = await self._verified_profile(message.access_token, claimed_user=message.user_id)
+        closed = await self._db.token_requests.complete_outstanding(self._account, now=now)
+        if not closed:
+            raise LoginRefused(
+                "no access token request is outstanding", reason="not_outstanding", status=409
+            )
+        return await self._logged_in(
+            message.access_token,
+            profile,
+            requested_by=closed[0].requested_by,
+            via=TokenSource.NOTIFIER,
+        )
+
+    # Shared steps ----------------------------------------------------------------------
+
+    async def _verified_profile(self, token: SecretStr, *, claimed_user: str) -> Profile:
+        """The profile behind a new token; it must work and be the expected Upstox user."""
+        try:
+            profile = await self._upstox.get_profile(token)
+        except UpstoxTokenInvalid:
+            log.warning("a new Upstox token failed the profile check")
+            raise LoginRefused(
+                "Upstox rejected the new token. Nothing was changed.", reason="token_rejected"
+            ) from None
+        except UpstoxError as exc:
+            log.warning("profile check of a new token failed: %s", exc)
+            raise LoginRefused(
+                f"The new token could not be checked: {describe_upstox_error(exc)}",
+                reason="profile_failed",
+                status=502,
+            ) from None
+        if profile.user_id != claimed_user:
+            log.warning("new token belongs to %s, not %s as claimed", profile.user_id, claimed_user)
+            raise LoginRefused(
+                "The new token belongs to a different Upstox user. Nothing was changed.",
+                reason="user_mismatch",
+            )
+        stored = await self._db.tokens.get(self._account)
+        expected = stored.user_id if stored is not None else None
+        if expected is not None and profile.user_id != expected:
+            log.warning("login as %s refused: this bot manages %s", profile.user_id, expected)
+            raise LoginRefused(
+                f"You logged in to Upstox as {profile.user_id}, but this bot manages "
+                f"{expected}. Nothing was changed; log in as {expected}.",
+                reason="wrong_user",
+                status=403,
+            )
+        return profile
+
+    async def _logged_in(
+        self, token: SecretStr, profile: Profile, *, requested_by: str, via: TokenSource
+    ) -> LoginResult:
+        """After a login, in this order: store, confirm, finish a waiting change, refresh."""
+        await self._tokens.store(token, user_id=profile.user_id, via=via)
+        result = LoginResult(user_id=profile.user_id, requested_by=requested_by, via=via)
+        log.info("logged in to Upstox as %s via %s", profile.user_id, via.value)
+        await self._alerts.logged_in(result)
+        await self._reconciler.reconcile_soon()
+        self._home.refresh_soon()
+        return result
+
+
+def _token_request_error(exc: UpstoxError) -> str:
+    if exc.code == "UDAPI1123":
+        return (
+            "Upstox has no notifier URL for this app, so it cannot send the token. Set the "
+            "app's notifier URL to this bot's `/upstox/notifier` under Developer Apps, or "
+            "use `/staticip login` to log in in the browser."
+        )
+    if exc.code == "UDAPI100069":
+        return (
+            "Upstox refused the app's API key or secret (UDAPI100069). Check "
+            "UPSTOX_CLIENT_ID and UPSTOX_CLIENT_SECRET."
+        )
+    return (
+        f"Upstox did not start the phone approval: {describe_upstox_error(exc)} "
+        "You can still log in in the browser with `/staticip login`."
+    )

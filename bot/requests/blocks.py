@@ -1,0 +1,183 @@
+"""The approval card: a pure function from a `CardView` to (fallback text, blocks).
+
+Buttons carry only the request id; the verb is the action_id and everything else is
+checked on the server when a click arrives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.ist import format_ist
+from bot.requests.cards import CardView
+from bot.slack.mrkdwn import code as inline_code
+from bot.slack.mrkdwn import escape, mention
+from bot.store.models import ChangeRequest
+from bot.store.request_states import RequestState
+from bot.week_window import next_allowed_after
+
+S = RequestState
+Block = dict[str, Any]
+
+APPROVE_ACTION = "request_approve"
+REJECT_ACTION = "request_reject"
+DECISION_BLOCK = "decision"
+
+_STATE_LABEL = {
+    S.PENDING: "waiting for approval",
+    S.APPROVED: "approved — applying",
+    S.APPLYING: "applying",
+    S.APPLIED: "applied",
+    S.FAILED: "failed",
+    S.REJECTED: "rejected",
+    S.CANCELLED: "cancelled",
+    S.EXPIRED: "expired",
+}
+
+
+def code(ip: str | None) -> str:
+    return inline_code(ip) if ip else "_none_"
+
+
+def _mrkdwn(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _context(*lines: str) -> Block:
+    return {"type": "context", "elements": [_mrkdwn(line) for line in lines]}
+
+
+def _status(request: ChangeRequest, view: CardView) -> str:
+    by = mention(request.decided_by) if request.decided_by else "someone"
+    at = format_ist(request.decided_at) if request.decided_at else ""
+    state = request.state
+    if state is S.PENDING:
+        return (
+            f":hourglass_flowing_sand: *Waiting for an approver.* Expires "
+            f"{format_ist(request.expires_at)}."
+        )
+    if state in (S.APPROVED, S.APPLYING):
+        return f":gear: *Approved by {by}* at {at} — applying…"
+    if state is S.APPLIED:
+        applied_at = request.applied_at or request.updated_at
+        return (
+            f":white_check_mark: *Applied* at {format_ist(applied_at)} — approved by {by} at "
+            f"{at}. Every Upstox session was logged out; someone must log in again "
+            "(`/staticip login`). The next change is possible from "
+            f"{format_ist(next_allowed_after(applied_at))}."
+        )
+    if state is S.FAILED:
+        reason = escape(request.failure_reason or "no reason recorded")
+        return f":x: *Failed* — approved by {by} at {at}, then: {reason}"
+    if state is S.REJECTED:
+        return f":no_entry_sign: *Rejected* by {by} at {at}. Nothing was changed."
+    if state is S.CANCELLED:
+        return f":wastebasket: *Cancelled* by {by} at {at}. Nothing was changed."
+    return (
+        f":alarm_clock: *Expired* at {format_ist(request.expires_at)} without a decision. "
+        "Nothing was changed."
+    )
+
+
+def _buttons(request: ChangeRequest) -> Block:
+    return {
+        "type": "actions",
+        "block_id": DECISION_BLOCK,
+        "elements": [
+            {
+                "type": "button",
+                "action_id": APPROVE_ACTION,
+                "text": {"type": "plain_text", "text": "Approve"},
+                "style": "primary",
+                "value": request.id,
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Change the static IPs now?"},
+                    "text": _mrkdwn(
+                        f"Primary {code(request.proposed_primary)}, secondary "
+                        f"{code(request.proposed_secondary)}. This uses this week's only "
+                        "change and logs out every Upstox session."
+                    ),
+                    "confirm": {"type": "plain_text", "text": "Approve"},
+                    "deny": {"type": "plain_text", "text": "Back"},
+                },
+            },
+            {
+                "type": "button",
+                "action_id": REJECT_ACTION,
+                "text": {"type": "plain_text", "text": "Reject"},
+                "style": "danger",
+                "value": request.id,
+            },
+        ],
+    }
+
+
+def request_card(view: CardView) -> tuple[str, list[Block]]:
+    request = view.request
+    kept = (
+        request.proposed_secondary is not None
+        and request.proposed_secondary == request.current_secondary
+    )
+    proposed_secondary = code(request.proposed_secondary) + (" _(kept)_" if kept else "")
+    blocks: list[Block] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": f"Static IP change request {request.id}"},
+        },
+        _section(
+            f"{mention(request.requester_id)} asks to change the static IPs registered with "
+            f"Upstox.\n*Reason:* {escape(request.reason)}"
+        ),
+        {
+            "type": "section",
+            "fields": [
+                _mrkdwn(f"*Current primary*\n{code(request.current_primary)}"),
+                _mrkdwn(f"*Proposed primary*\n{code(request.proposed_primary)}"),
+                _mrkdwn(f"*Current secondary*\n{code(request.current_secondary)}"),
+                _mrkdwn(f"*Proposed secondary*\n{proposed_secondary}"),
+            ],
+        },
+    ]
+    if request.state is S.PENDING:
+        warnings = [
+            ":warning: This uses the change for this week — the next one is possible from "
+            f"{format_ist(next_allowed_after(view.now))} (if approved now).",
+            ":warning: Every Upstox session will be logged out; someone must log in again.",
+        ]
+        if any(":" in (ip or "") for ip in (request.proposed_primary, request.proposed_secondary)):
+            warnings.append(
+                ":information_source: IPv6: make sure the trading host really reaches Upstox "
+                "over IPv6."
+            )
+        blocks.append(_context(*warnings))
+    blocks.append(_section(_status(request, view)))
+    if view.note:
+        blocks.append(_context(view.note))
+    if request.state is S.PENDING:
+        blocks.append(_buttons(request))
+    text = (
+        f"IP change request {request.id} by {mention(request.requester_id)}: primary "
+        f"{request.current_primary or 'none'} → {request.proposed_primary} "
+        f"({_STATE_LABEL[request.state]})"
+    )
+    return text, blocks
+
+
+def requester_confirmation(request: ChangeRequest, permalink: str | None) -> str:
+    """The ephemeral answer to the requester once the card is up."""
+    where = (
+        f"<{permalink}|the approval card>"
+        if permalink
+        else f"the approval card in <#{request.card_channel}>"
+        if request.card_channel
+        else "the approvals channel"
+    )
+    return (
+        f"Request `{request.id}` is posted for approval: {where}. An approver (not you) must "
+        f"approve it before {format_ist(request.expires_at)}. Withdraw it with "
+        f"`/staticip cancel {request.id}`."
+    )

@@ -1,0 +1,73 @@
+"""The approval card as the services see it: what to show, and posting/updating it.
+
+The Block Kit lives in `bot.requests.blocks`; the services only hand it a
+`CardView` through a `CardRenderer`, so no Slack shape leaks into the rules. Card updates
+are best effort: the database is the truth, and a failed `chat.update` must never undo
+or block a decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.home.service import HomePublisher
+from bot.ist import Clock
+from bot.slack.channel import Blocks, PostedMessage, SlackChannel
+from bot.store.models import ChangeRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    request: ChangeRequest
+    now: datetime
+    note: str | None = None
+    """A transient line under the status, e.g. "approved — applying…"."""
+
+
+CardRenderer = Callable[[CardView], tuple[str, Blocks]]
+
+
+class RequestCards:
+    def __init__(
+        self,
+        channel: SlackChannel,
+        render: CardRenderer,
+        clock: Clock,
+        home: HomePublisher,
+    ) -> None:
+        self._channel = channel
+        self._render = render
+        self._clock = clock
+        self._home = home
+
+    def render(self, request: ChangeRequest, note: str | None = None) -> tuple[str, Blocks]:
+        return self._render(CardView(request=request, now=self._clock(), note=note))
+
+    async def post(self, request: ChangeRequest) -> PostedMessage:
+        text, blocks = self.render(request)
+        posted = await self._channel.post(text, blocks)
+        self._home.refresh_soon()  # the Home lists open requests
+        return posted
+
+    async def update(self, request: ChangeRequest, note: str | None = None) -> None:
+        if request.card_channel is None or request.card_ts is None:
+            return
+        text, blocks = self.render(request, note)
+        try:
+            await self._channel.update(
+                PostedMessage(request.card_channel, request.card_ts), text, blocks
+            )
+        except Exception:
+            log.exception("could not update the card of %s", request.id)
+        self._home.refresh_soon()  # the Home lists open requests
+
+    async def announce(self, text: str) -> None:
+        try:
+            await self._channel.post(text)
+        except Exception:
+            log.exception("could not post in the approvals channel")

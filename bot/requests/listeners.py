@@ -1,0 +1,193 @@
+"""Slack listeners of the change-request capability.
+
+`/staticip set|cancel|history`, the approval card's Approve and Reject buttons, the
+change-request form (opened by `/staticip set` alone and by the App Home's "Request
+change" button) and its submission. Each one parses what Slack sent, acknowledges, calls
+the change-request service and renders the answer; the rules live in the service. A
+button's value is only a request id and is never trusted beyond that; refusals reach
+only the person who clicked (ephemeral).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import UserFacingError
+from bot.home.blocks import REQUEST_CHANGE_ACTION
+from bot.requests.blocks import APPROVE_ACTION, REJECT_ACTION, requester_confirmation
+from bot.requests.history_blocks import history_message
+from bot.requests.modal import CALLBACK_ID, change_request_modal, result_modal, submitted_values
+from bot.requests.service import ChangeRequestService, InvalidFields, Verb
+from bot.slack.channel import SlackChannel
+from bot.slack.commands import CommandContext, Handler, error_boundary
+
+USAGE = (
+    "Usage: `/staticip set <primary> [<secondary>] <reason…>`, "
+    "e.g. `/staticip set 8.8.8.8 moved to the new VPS`."
+)
+
+# A second word made only of IP characters, with a digit and a dot or colon, is read as
+# the secondary IP (and then validated like one); anything else starts the reason.
+_IP_CHARS = re.compile(r"^[0-9A-Fa-f:.\[\]%]+$")
+
+
+def looks_like_ip(word: str) -> bool:
+    return (
+        bool(_IP_CHARS.match(word))
+        and any(c.isdigit() for c in word)
+        and ("." in word or ":" in word)
+    )
+
+
+def split_set_args(args: str) -> tuple[str, str | None, str]:
+    """(primary, secondary or None, reason); the reason keeps its own spacing."""
+    parts = args.strip().split(None, 1)
+    primary = parts[0] if parts else ""
+    rest = parts[1].strip() if len(parts) > 1 else ""
+    head = rest.split(None, 1)
+    if head and looks_like_ip(head[0]):
+        return primary, head[0], head[1].strip() if len(head) > 1 else ""
+    return primary, None, rest
+
+
+# -- /staticip set | cancel | history ---------------------------------------------------
+
+
+def set_command(requests: ChangeRequestService, channel: SlackChannel) -> Handler:
+    async def handle(ctx: CommandContext) -> None:
+        if not ctx.args.strip():
+            if not ctx.trigger_id:
+                raise UserFacingError(USAGE)
+            await ctx.client.views_open(trigger_id=ctx.trigger_id, view=change_request_modal())
+            return
+        primary, secondary, reason = split_set_args(ctx.args)
+        request = await requests.create(ctx.user_id, primary, secondary, reason)
+        link = await channel.permalink(request.card_channel, request.card_ts)
+        await ctx.reply(requester_confirmation(request, link))
+
+    return handle
+
+
+def cancel_command(requests: ChangeRequestService, approval_channel: str) -> Handler:
+    async def handle(ctx: CommandContext) -> None:
+        words = ctx.args.split()
+        if not words:
+            open_request = await requests.open_request()
+            hint = (
+                f" The open request is `{open_request.id}`."
+                if open_request is not None
+                else " There is no open request right now."
+            )
+            raise UserFacingError(f"Give the request id: `/staticip cancel r-…`.{hint}")
+        cancelled = await requests.cancel(words[0], ctx.user_id)
+        await ctx.reply(
+            f"Cancelled request `{cancelled.id}`; nothing will change. The card in "
+            f"<#{cancelled.card_channel or approval_channel}> says so too."
+        )
+
+    return handle
+
+
+def history_command(requests: ChangeRequestService) -> Handler:
+    async def handle(ctx: CommandContext) -> None:
+        text, blocks = history_message(await requests.history(ctx.args))
+        await ctx.reply(text, blocks)
+
+    return handle
+
+
+# -- buttons and the form ---------------------------------------------------------------
+
+
+def clicked_value(body: dict[str, Any]) -> str:
+    actions = body.get("actions") or [{}]
+    value = actions[0].get("value") if isinstance(actions[0], dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def clicker(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id", ""))
+
+
+def tell_clicker(body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> Any:
+    """An ephemeral answer to whoever clicked: via response_url, or chat.postEphemeral."""
+
+    async def tell(text: str) -> None:
+        if body.get("response_url"):
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        channel = (body.get("channel") or {}).get("id")
+        user = (body.get("user") or {}).get("id")
+        if channel and user:
+            await client.chat_postEphemeral(channel=channel, user=user, text=text)
+
+    return tell
+
+
+def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChannel) -> None:
+    async def decide(
+        verb: Verb, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        tell = tell_clicker(body, respond, client)
+        async with error_boundary(
+            f"{verb.value} click", tell, consequence="the card shows the request's real state"
+        ):
+            await requests.decide(clicked_value(body), clicker(body), verb)
+
+    @app.action(APPROVE_ACTION)
+    async def approve(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await decide(Verb.APPROVE, body, respond, client)
+
+    @app.action(REJECT_ACTION)
+    async def reject(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await decide(Verb.REJECT, body, respond, client)
+
+    @app.action(REQUEST_CHANGE_ACTION)
+    async def request_change(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        trigger_id = str(body.get("trigger_id", ""))
+
+        async def show(text: str) -> None:
+            await client.views_open(trigger_id=trigger_id, view=result_modal(text))
+
+        async with error_boundary("the App Home's Request change button", show):
+            await client.views_open(trigger_id=trigger_id, view=change_request_modal())
+
+    @app.view(CALLBACK_ID)
+    async def submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Field errors in the ack; the rest needs Upstox, so the form turns into
+        "checking…" and is then updated with the outcome."""
+        view = body.get("view") or {}
+        values = submitted_values(view)
+        try:
+            requests.check_fields(values["primary"], values["secondary"], values["reason"])
+        except InvalidFields as error:
+            await ack(response_action="errors", errors=error.errors)
+            return
+        await ack(response_action="update", view=result_modal(":hourglass: Checking with Upstox…"))
+        view_id = view.get("id")
+
+        async def show(text: str) -> None:
+            if view_id:
+                await client.views_update(view_id=view_id, view=result_modal(f":x: {text}"))
+
+        async with error_boundary(
+            "change request from the form", show, consequence="nothing was requested"
+        ):
+            request = await requests.create(
+                clicker(body), values["primary"], values["secondary"] or None, values["reason"]
+            )
+            link = await channel.permalink(request.card_channel, request.card_ts)
+            if view_id:
+                text = ":white_check_mark: " + requester_confirmation(request, link)
+                await client.views_update(view_id=view_id, view=result_modal(text))

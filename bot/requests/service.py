@@ -1,0 +1,459 @@
+"""Change requests: ask, decide (approve/reject), cancel, expire.
+
+Every decision is one conditional UPDATE in the database (`db.requests.transition`), so
+of any number of clicks, Slack retries or replicas exactly one wins; the losers are told
+who won and when. Applying the approved change lives in `bot.requests.apply`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.config import Settings
+from bot.errors import UserFacingError
+from bot.ist import Clock, format_ist
+from bot.login.gateway import UpstoxGateway
+from bot.login.tokens import NotLoggedIn, TokenService
+from bot.requests.apply import ChangeApplier
+from bot.requests.cards import RequestCards
+from bot.requests.ip_rules import InvalidIp, parse_ip, validate_proposal
+from bot.slack.audience import SlackAudience
+from bot.store.database import Database
+from bot.store.errors import RequestAlreadyOpen
+from bot.store.models import AuditEvent, AuditPage, ChangeRequest, NewAuditEvent
+from bot.store.request_states import RequestState
+from bot.upstox import StaticIps, UpstoxError
+from bot.upstox_messages import describe_upstox_error
+from bot.week_window import change_window
+
+log = logging.getLogger(__name__)
+
+S = RequestState
+MAX_REASON = 500
+HISTORY_PAGE_SIZE = 10
+_REQUEST_ID = re.compile(r"^r-[a-z0-9]{4,30}$")
+
+
+class Verb(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class InvalidFields(UserFacingError):
+    """Refusals tied to form fields (`primary`, `secondary`, `reason`), for modal errors."""
+
+    code = "invalid_fields"
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("\n".join(errors.values()))
+        self.errors = errors
+
+
+class RequestOpen(UserFacingError):
+    code = "request_already_open"
+
+    def __init__(self, existing_id: str | None) -> None:
+        shown = f" (`{existing_id}`)" if existing_id else ""
+        super().__init__(
+            f"There is already an open change request{shown}. It must be decided, cancelled "
+            "or expire before a new one can be made."
+        )
+
+
+class UnknownRequest(UserFacingError):
+    code = "unknown_request"
+
+
+class NotAllowed(UserFacingError):
+    code = "not_allowed"
+
+
+class AlreadyDecided(UserFacingError):
+    code = "already_decided"
+
+
+class WindowClosed(UserFacingError):
+    code = "window_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedFields:
+    primary: str
+    secondary: str | None
+    reason: str
+
+
+def check_fields(
+    primary: str | None, secondary: str | None, reason: str | None, *, allow_non_public: bool
+) -> CheckedFields:
+    """Everything that can be told from the input alone; all problems at once, per field."""
+    errors: dict[str, str] = {}
+    new_primary = new_secondary = None
+    if not (primary or "").strip():
+        errors["primary"] = "Give the new primary IP."
+    else:
+        try:
+            new_primary = parse_ip(
+                (primary or "").strip(), allow_non_public=allow_non_public, label="Primary IP"
+            )
+        except InvalidIp as error:
+            errors["primary"] = error.user_message
+    if (secondary or "").strip():
+        try:
+            new_secondary = parse_ip(
+                (secondary or "").strip(), allow_non_public=allow_non_public, label="Secondary IP"
+            )
+        except InvalidIp as error:
+            errors["secondary"] = error.user_message
+    if new_primary is not None and new_primary == new_secondary:
+        errors["secondary"] = (
+            f"Primary and secondary are the same IP (`{new_primary}`). Give two different "
+            "IPs, or only a primary."
+        )
+    text = (reason or "").strip()
+    if not text:
+        errors["reason"] = (
+            "Say why the IPs should change (a reason is required), e.g. "
+            "`/staticip set 8.8.8.8 moved to the new VPS`."
+        )
+    elif len(text) > MAX_REASON:
+        errors["reason"] = f"The reason is {len(text)} characters long; keep it under {MAX_REASON}."
+    if errors:
+        raise InvalidFields(errors)
+    assert new_primary is not None
+    return CheckedFields(new_primary, new_secondary, text)
+
+
+def who(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "someone"
+
+
+def decided_message(request: ChangeRequest) -> str:
+    """What a late click or cancel is told: who decided first, and when."""
+    when = format_ist(request.decided_at) if request.decided_at else "an earlier moment"
+    ref = f"Request `{request.id}`"
+    state = request.state
+    if state in (S.APPROVED, S.APPLYING, S.APPLIED, S.FAILED):
+        text = f"{ref} was already approved by {who(request.decided_by)} at {when}."
+        if state is S.APPLIED and request.applied_at is not None:
+            text += f" It was applied at {format_ist(request.applied_at)}."
+        elif state is S.FAILED:
+            text += f" It then failed: {request.failure_reason or 'see the card'}."
+        else:
+            text += " It is being applied."
+        return text
+    if state is S.REJECTED:
+        return f"{ref} was already rejected by {who(request.decided_by)} at {when}."
+    if state is S.CANCELLED:
+        return f"{ref} was already cancelled by {who(request.decided_by)} at {when}."
+    if state is S.EXPIRED:
+        return f"{ref} expired at {format_ist(request.expires_at)} without a decision."
+    return f"{ref} is still waiting for a decision."
+
+
+class ChangeRequestService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        tokens: TokenService,
+        gateway: UpstoxGateway,
+        approvers: SlackAudience,
+        requesters: SlackAudience,
+        cards: RequestCards,
+        applier: ChangeApplier,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._account = settings.account
+        self._db = db
+        self._tokens = tokens
+        self._gateway = gateway
+        self.approvers = approvers
+        self._requesters = requesters
+        self.cards = cards
+        self._clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.applier = applier
+
+    # -- request -----------------------------------------------------------------------
+
+    def check_fields(
+        self, primary: str | None, secondary: str | None, reason: str | None
+    ) -> CheckedFields:
+        """What the form can be told at once, before anything else (see `check_fields`)."""
+        return check_fields(
+            primary, secondary, reason, allow_non_public=self._settings.allow_non_public_ips
+        )
+
+    async def create(
+        self, requester_id: str, primary: str | None, secondary: str | None, reason: str | None
+    ) -> ChangeRequest:
+        """Validate, store and post a request for approval; raise UserFacingError if refused.
+
+        Nothing is stored, posted or sent to Upstox until every check has passed.
+        """
+        fields = self.check_fields(primary, secondary, reason)
+        if self._requesters.configured and not await self._requesters.contains(requester_id):
+            raise NotAllowed(
+                "You are not on the list of people who may request an IP change "
+                "(SLACK_REQUESTERS). Ask one of them, or an admin to add you."
+            )
+        existing = await self._db.requests.get_open(self._account)
+        if existing is not None:
+            raise RequestOpen(existing.id)
+        ips = await self._read_ips("nothing was requested")
+        proposal = validate_proposal(
+            fields.primary, fields.secondary, ips.primary_ip, ips.secondary_ip
+        )
+        now = self._clock()
+        window = change_window(ips.primary_ip_updated_at, ips.secondary_ip_updated_at, now)
+        if not window.allowed and window.next_allowed_at is not None:
+            last = format_ist(window.last_change_at) if window.last_change_at else "recently"
+            raise WindowClosed(
+                f"The weekly change window is closed: the IPs were last changed on {last}, "
+                f"so the next change is possible from {format_ist(window.next_allowed_at)} "
+                "(the bot's estimate of Upstox's once-a-week rule). Nothing was requested."
+            )
+        try:
+            request = await self._db.requests.create(
+                account=self._account,
+                requester_id=requester_id,
+                reason=fields.reason,
+                current_primary=ips.primary_ip,
+                current_secondary=ips.secondary_ip,
+                proposed_primary=proposal.primary,
+                proposed_secondary=proposal.secondary,
+                expires_at=now + self._settings.approval_ttl,
+                now=now,
+                audit=NewAuditEvent(
+                    AuditEvent.REQUESTED,
+                    requester_id,
+                    {
+                        "primary": proposal.primary,
+                        "secondary": proposal.secondary,
+                        "current_primary": ips.primary_ip,
+                        "current_secondary": ips.secondary_ip,
+                        "reason": fields.reason,
+                    },
+                ),
+            )
+        except RequestAlreadyOpen as race:  # another replica's request won the slot
+            raise RequestOpen(race.existing_id) from None
+        try:
+            posted = await self.cards.post(request)
+        except Exception:
+            log.exception("could not post the card of %s", request.id)
+            await self._db.requests.transition(
+                request.id,
+                S.PENDING,
+                S.CANCELLED,
+                decided_by="bot",
+                decided_at=self._clock(),
+                audit=NewAuditEvent(
+                    AuditEvent.CANCELLED, "bot", {"why": "the approval card could not be posted"}
+                ),
+            )
+            raise UserFacingError(
+                "The bot could not post the approval card in "
+                f"<#{self._settings.slack_approval_channel}> (is the bot in that channel?), "
+                "so the request was withdrawn and nothing will change."
+            ) from None
+        return await self._db.requests.set_card(request.id, posted.channel, posted.ts) or request
+
+    async def _read_ips(self, consequence: str) -> StaticIps:
+        try:
+            return await self._gateway.static_ips()
+        except NotLoggedIn as error:
+            raise UserFacingError(f"{error.user_message} ({consequence}.)") from None
+        except UpstoxError as error:
+            raise UserFacingError(
+                f"Could not read the registered IPs from Upstox, so {consequence}. "
+                f"{describe_upstox_error(error)}"
+            ) from None
+
+    # -- decide ------------------------------------------------------------------------
+
+    async def load(self, request_id: str) -> ChangeRequest:
+        """The request, or UnknownRequest for ids that are garbage or not stored."""
+        cleaned = (request_id or "").strip().lower()
+        request = await self._db.requests.get(cleaned) if _REQUEST_ID.match(cleaned) else None
+        if request is None or request.account != self._account:
+            raise UnknownRequest(
+                "This request does not exist (check the id with `/staticip history`). "
+                "Nothing was changed."
+            )
+        return request
+
+    async def decide(self, request_id: str, user_id: str, verb: Verb) -> ChangeRequest:
+        """Approve or reject. The winner gets the updated request; everyone else an error."""
+        request = await self.load(request_id)
+        request = await self._still_pending(request)
+        if user_id == request.requester_id:
+            if verb is Verb.APPROVE:
+                raise NotAllowed(
+                    "You made this request, so someone else must approve it — nobody approves "
+                    "their own change, approvers included. Nothing was changed."
+                )
+            raise NotAllowed(
+                "You made this request; to withdraw it use "
+                f"`/staticip cancel {request.id}`. Nothing was changed."
+            )
+        if not await self.approvers.contains(user_id):
+            raise NotAllowed(
+                f"Only approvers can {verb.value} IP change requests, and you are not one "
+                "(SLACK_APPROVERS). Nothing was changed."
+            )
+        if verb is Verb.APPROVE:
+            # Checked before the decision so that a logged-out bot does not burn it.
+            try:
+                await self._tokens.usable()
+            except NotLoggedIn as error:
+                # A concurrent winner's change logs the token out: tell a late click so.
+                latest = await self.load(request.id)
+                if latest.state is not S.PENDING:
+                    raise AlreadyDecided(decided_message(latest)) from None
+                raise NotAllowed(
+                    f"Not approved yet — the request stays open. {error.user_message}"
+                ) from None
+        now = self._clock()
+        target = S.APPROVED if verb is Verb.APPROVE else S.REJECTED
+        event = AuditEvent.APPROVED if verb is Verb.APPROVE else AuditEvent.REJECTED
+        won = await self._db.requests.transition(
+            request.id,
+            S.PENDING,
+            target,
+            now=now,
+            decided_by=user_id,
+            decided_at=now,
+            audit=NewAuditEvent(event, user_id),
+        )
+        if won is None:
+            raise AlreadyDecided(decided_message(await self.load(request.id)))
+        if verb is Verb.REJECT:
+            await self.cards.update(won)
+            return won
+        await self.cards.update(won)  # "approved by X — applying…", buttons gone
+        return await self.applier.apply(won)
+
+    async def _still_pending(self, request: ChangeRequest) -> ChangeRequest:
+        if request.state is not S.PENDING:
+            raise AlreadyDecided(decided_message(request))
+        if self._clock() >= request.expires_at:
+            await self._expire(request)
+            raise AlreadyDecided(decided_message(await self.load(request.id)))
+        return request
+
+    # -- cancel and expire ---------------------------------------------------------------
+
+    async def cancel(self, request_id: str, user_id: str) -> ChangeRequest:
+        request = await self.load(request_id)
+        if request.state in (S.APPROVED, S.APPLYING):
+            raise AlreadyDecided(
+                f"{decided_message(request)} An approved change can no longer be cancelled."
+            )
+        request = await self._still_pending(request)
+        if user_id != request.requester_id and not await self.approvers.contains(user_id):
+            raise NotAllowed(
+                f"Only the requester ({who(request.requester_id)}) or an approver can cancel "
+                f"`{request.id}`. Nothing was changed."
+            )
+        now = self._clock()
+        won = await self._db.requests.transition(
+            request.id,
+            S.PENDING,
+            S.CANCELLED,
+            now=now,
+            decided_by=user_id,
+            decided_at=now,
+            audit=NewAuditEvent(AuditEvent.CANCELLED, user_id),
+        )
+        if won is None:
+            raise AlreadyDecided(decided_message(await self.load(request.id)))
+        await self.cards.update(won)
+        return won
+
+    async def open_request(self) -> ChangeRequest | None:
+        return await self._db.requests.get_open(self._account)
+
+    async def expire_due(self) -> list[ChangeRequest]:
+        """The periodic sweep: pending requests past their expiry become expired."""
+        expired = []
+        for request in await self._db.requests.list_expired_pending(self._clock()):
+            if request.account != self._account:
+                continue
+            won = await self._expire(request)
+            if won is not None:
+                expired.append(won)
+        return expired
+
+    async def _expire(self, request: ChangeRequest) -> ChangeRequest | None:
+        won = await self._db.requests.transition(
+            request.id,
+            S.PENDING,
+            S.EXPIRED,
+            audit=NewAuditEvent(
+                AuditEvent.EXPIRED, "bot", {"expires_at": request.expires_at.isoformat()}
+            ),
+        )
+        if won is not None:
+            log.info("request %s expired", won.id)
+            await self.cards.update(won)
+        return won
+
+    # -- apply and reconcile (bot.requests.apply) -----------------------------------------
+
+    async def reconcile_unfinished(self) -> None:
+        """Finish approved requests and confirm unknown outcomes; safe to call any time.
+
+        Start-up and every login reconcile, and so does the periodic sweep: neither of the
+        first two happens when Upstox merely comes back after an outage, or when a crashed
+        replica restarts within the grace period of a possibly in-flight PUT. It never
+        sends a blind PUT: approved requests are re-checked first, "applying" ones only
+        read back.
+        """
+        await self.applier.reconcile_unfinished()
+
+    async def reconcile_soon(self) -> None:
+        """`reconcile_unfinished` in the background (at start-up and after a login), so
+        neither start-up nor the login callback waits on Upstox."""
+        task = asyncio.create_task(self._reconcile_in_background())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconcile_in_background(self) -> None:
+        try:
+            await self.applier.reconcile_unfinished()
+        except Exception:
+            log.exception("reconciling unfinished requests failed")
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- history -------------------------------------------------------------------------
+
+    async def history(self, page_text: str = "") -> AuditPage:
+        text = page_text.strip()
+        if not text:
+            page = 1
+        elif text.isdigit() and 0 < int(text) < 1_000_000:
+            page = int(text)
+        else:
+            raise UserFacingError(
+                f"`{text[:20].replace('`', '')}` is not a page number. Use "
+                "`/staticip history` or `/staticip history 2`."
+            )
+        result = await self._db.audit.page(self._account, page=page, page_size=HISTORY_PAGE_SIZE)
+        if page > result.pages:
+            raise UserFacingError(
+                f"There is no page {page}: the history has {result.pages} "
+                f"page{'s' if result.pages != 1 else ''} ({result.total} events)."
+            )
+        return result

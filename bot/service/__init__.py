@@ -1,1 +1,0 @@
-"""Business rules with no Slack, HTTP or database in them."""

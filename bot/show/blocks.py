@@ -1,0 +1,220 @@
+"""The `/staticip show` and `/staticip status` answers: Block Kit plus a text fallback.
+
+Pure functions from the service's overview objects to `{"text": …, "blocks": […]}`.
+Everything that comes from outside (IPs and messages from Upstox, request reasons) is
+escaped; times are IST with date and weekday.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.ist import format_ist
+from bot.show.service import HostIp, ShowFailure, ShowOverview, StatusOverview
+from bot.slack.mrkdwn import channel_link, code, escape, mention
+from bot.store.models import ChangeRequest
+from bot.upstox_messages import LOGIN_HINT
+from bot.week_window import RULE_NOTE, ChangeWindow
+
+Payload = dict[str, Any]
+Block = dict[str, Any]
+
+MAX_REQUESTS_SHOWN = 10
+_REASON_CHARS = 150
+_SECTION_BUDGET = 2900  # Slack's section text limit is 3000; keep room for the last line
+
+
+def show_message(view: ShowOverview) -> Payload:
+    ips = view.ips
+    primary = _slot_text(
+        "Primary", ips.primary_ip, ips.primary_ip_updated_at, ips.primary_ip_updated_at_raw
+    )
+    secondary = _slot_text(
+        "Secondary", ips.secondary_ip, ips.secondary_ip_updated_at, ips.secondary_ip_updated_at_raw
+    )
+    window = window_text(view.window)
+    blocks: list[Block] = [
+        _header("Static IPs registered with Upstox"),
+        {"type": "section", "fields": [_mrkdwn(primary), _mrkdwn(secondary)]},
+        _section(window),
+        _context(f"The week rule is a guess: {RULE_NOTE}"),
+    ]
+    host = host_text(view.host)
+    if host is not None:
+        blocks.append(_section(host))
+    if view.open_requests:
+        blocks.append(_section(_open_requests_hint(view.open_requests)))
+    blocks.append(_context(f"As of {format_ist(view.now)}. Times are IST."))
+    fallback = (
+        f"Primary {_plain_ip(ips.primary_ip)}, secondary {_plain_ip(ips.secondary_ip)}. "
+        f"{_plain_window(view.window)}"
+    )
+    return {"text": escape(fallback), "blocks": blocks}
+
+
+def show_failure_message(failure: ShowFailure) -> Payload:
+    text = escape(failure.message)
+    return {"text": text, "blocks": [_section(f":warning: {text}")]}
+
+
+def status_message(view: StatusOverview) -> Payload:
+    token = view.token
+    session = f"*Upstox session:* {escape(token.describe())}"
+    if token.obtained_at is not None and token.health != "missing":
+        via = f" via {token.obtained_via.value}" if token.obtained_via is not None else ""
+        session += f"\nLogged in {format_ist(token.obtained_at)}{via}."
+    if token.health != "valid":
+        session += f"\n{LOGIN_HINT}"
+    last_call = (
+        format_ist(view.last_success_at)
+        if view.last_success_at is not None
+        else "none since the bot started"
+    )
+    blocks: list[Block] = [
+        _header("Static IP bot status"),
+        _section(session),
+        _section(f"*Last successful Upstox call:* {last_call}"),
+        _section(_requests_text(view.open_requests)),
+        _section(_people_text(view)),
+        _context(f"As of {format_ist(view.now)}. Times are IST."),
+    ]
+    fallback = (
+        f"Upstox session: {token.describe()}. Last successful Upstox call: {last_call}. "
+        f"Open change requests: {len(view.open_requests)}."
+    )
+    return {"text": escape(fallback), "blocks": blocks}
+
+
+# -- pieces --------------------------------------------------------------------------
+
+
+def window_text(window: ChangeWindow) -> str:
+    last = _when(window.last_change_at)
+    if window.allowed:
+        if last is None:
+            return "*A change is allowed now.* Upstox reports no earlier change."
+        return f"*A change is allowed now.* The last change was {last}."
+    next_at = _when(window.next_allowed_at)
+    if next_at is None:
+        return (
+            "*A change is probably not allowed now*: the last change time Upstox reports "
+            "is far in the future, so the bot cannot say when the next one is allowed."
+        )
+    return (
+        f"*Next change allowed from {next_at}* (last change {last or 'unknown'}). "
+        "A change before then is likely to be refused by Upstox."
+    )
+
+
+def host_text(host: HostIp) -> str | None:
+    if host.match == "not_configured":
+        return None
+    if host.match == "unknown" or host.ip is None:
+        return "This host's public IP could not be determined (`PUBLIC_IP_URL` did not answer)."
+    ip = code(host.ip)
+    if host.match in ("primary", "secondary"):
+        return f":white_check_mark: This host's public IP {ip} is registered ({host.match})."
+    return (
+        f":warning: This host's public IP {ip} is *not* registered: orders sent from this "
+        "host will be rejected."
+    )
+
+
+def _slot_text(label: str, ip: str | None, changed: datetime | None, raw: str | None) -> str:
+    if not ip:
+        return f"*{label}*\nnot set"
+    when = _when(changed)
+    if when is not None:
+        changed_line = f"changed {when}"
+    elif raw:
+        changed_line = f"changed {code(raw[:60])} (as Upstox sent it)"
+    else:
+        changed_line = "change time not reported"
+    return f"*{label}*\n{code(ip[:100])}\n{changed_line}"
+
+
+def _plain_ip(ip: str | None) -> str:
+    return ip[:100] if ip else "not set"
+
+
+def _plain_window(window: ChangeWindow) -> str:
+    if window.allowed:
+        return "A change is allowed now."
+    next_at = _when(window.next_allowed_at)
+    return f"Next change allowed from {next_at}." if next_at else "No change allowed now."
+
+
+def _open_requests_hint(requests: tuple[ChangeRequest, ...]) -> str:
+    first = requests[0]
+    more = f" (and {len(requests) - 1} more)" if len(requests) > 1 else ""
+    return (
+        f"Open change request {code(first.id)} ({first.state.value}){more}: see `/staticip status`."
+    )
+
+
+def _requests_text(requests: tuple[ChangeRequest, ...]) -> str:
+    if not requests:
+        return "*Open change requests:* none"
+    lines = ["*Open change requests:*"]
+    shown = 0
+    for request in requests[:MAX_REQUESTS_SHOWN]:
+        secondary = code(request.proposed_secondary) if request.proposed_secondary else "not set"
+        reason = request.reason.strip().replace("\n", " ")
+        if len(reason) > _REASON_CHARS:
+            reason = reason[: _REASON_CHARS - 1] + "…"
+        line = (
+            f"• {code(request.id)} *{request.state.value}*, by {mention(request.requester_id)}: "
+            f"primary {code(request.proposed_primary)}, secondary {secondary}"
+        )
+        if request.state.value == "pending":
+            line += f"; expires {format_ist(request.expires_at)}"
+        if reason:
+            line += f" — “{escape(reason)}”"
+        if sum(len(x) + 1 for x in lines) + len(line) > _SECTION_BUDGET:
+            break
+        lines.append(line)
+        shown += 1
+    hidden = len(requests) - shown
+    if hidden > 0:
+        lines.append(f"…and {hidden} more.")
+    return "\n".join(lines)
+
+
+def _people_text(view: StatusOverview) -> str:
+    approvers = ", ".join(mention(a) for a in view.approvers) or "none configured"
+    requesters = (
+        ", ".join(mention(r) for r in view.requesters)
+        if view.requesters
+        else "anyone in the workspace"
+    )
+    return (
+        f"*Approval channel:* {channel_link(view.approval_channel)}\n"
+        f"*Approvers:* {approvers}\n"
+        f"*Who may request a change:* {requesters}"
+    )
+
+
+def _when(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    try:
+        return format_ist(moment)
+    except (OverflowError, ValueError):  # a garbage timestamp near year 9999
+        return None
+
+
+def _header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
+
+
+def _mrkdwn(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [_mrkdwn(text)]}

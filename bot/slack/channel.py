@@ -1,0 +1,52 @@
+"""The approvals channel: post, update in place, link to a message.
+
+Services talk to the channel through this one class, so what the bot says in Slack is
+always an explicit call (`post`, `update`) in the flow that says it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger(__name__)
+
+Blocks = list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    channel: str
+    ts: str
+
+
+class SlackChannel:
+    def __init__(self, client: AsyncWebClient, channel: str) -> None:
+        self.client = client
+        self.channel = channel
+
+    async def post(self, text: str, blocks: Blocks | None = None) -> PostedMessage:
+        response = await self.client.chat_postMessage(
+            channel=self.channel, text=text, blocks=blocks, unfurl_links=False
+        )
+        return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    async def update(self, message: PostedMessage, text: str, blocks: Blocks | None = None) -> None:
+        await self.client.chat_update(
+            channel=message.channel, ts=message.ts, text=text, blocks=blocks or []
+        )
+
+    async def permalink(self, channel: str | None, ts: str | None) -> str | None:
+        """A link to a message, or None (never raises: a link is a nicety)."""
+        if not channel or not ts:
+            return None
+        try:
+            response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        except Exception:
+            log.warning("chat.getPermalink failed")
+            return None
+        link = response.get("permalink")
+        return str(link) if link else None

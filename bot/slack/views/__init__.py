@@ -1,1 +1,0 @@
-"""Bolt listeners and builders for modals, one module per form."""

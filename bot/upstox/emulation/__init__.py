@@ -1,1 +1,0 @@
-"""Internals of the Upstox emulator; the public entry point is `bot.upstox.emulator`."""

@@ -1,0 +1,5 @@
+import sys
+
+from bot.upstox.emulator.server import main
+
+sys.exit(main())
