@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.ips import normalise_ip, same_ip
 from bot.ist import Clock, format_ist
@@ -139,30 +140,34 @@ class ChangeApplier:
             )
             return await self._fail(request, S.APPROVED, reason, {"drift": True})
 
-        applying = await self._db.requests.transition(
-            request.id,
+        applying, won = await self._move(
+            request,
             S.APPROVED,
             S.APPLYING,
-            audit=NewAuditEvent(
+            NewAuditEvent(
                 AuditEvent.APPLYING,
                 "bot",
                 {"primary": request.proposed_primary, "secondary": request.proposed_secondary},
             ),
         )
-        if applying is None:  # another task or replica got there first
-            return await self._db.requests.get(request.id) or request
+        if not won:  # another task or replica got there first
+            return applying
+        outcome = await self._put(applying)
+        if isinstance(outcome, ChangeRequest):
+            return outcome
+        return await self._changed(applying, outcome)
 
+    async def _put(self, applying: ChangeRequest) -> StaticIpUpdateResult | ChangeRequest:
+        """The one PUT: Upstox's answer, or the request as settled when there is none."""
         try:
-            result = await self._gateway.update_static_ips(
+            return await self._gateway.update_static_ips(
                 applying.proposed_primary, applying.proposed_secondary
             )
         except UpstoxOutcomeUnknown as error:
-            self._put_finished.add(applying.id)
             log.error("PUT for %s has an unknown outcome (%r): reading back", applying.id, error)
             return await self._reconcile(applying)
         except (UpstoxTokenInvalid, NotLoggedIn):
             # A 401 (or no token at all) means Upstox did not take the change.
-            self._put_finished.add(applying.id)
             return await self._fail(
                 applying,
                 S.APPLYING,
@@ -171,7 +176,6 @@ class ChangeApplier:
                 {},
             )
         except UpstoxError as error:
-            self._put_finished.add(applying.id)
             return await self._fail(
                 applying,
                 S.APPLYING,
@@ -180,7 +184,6 @@ class ChangeApplier:
             )
         except Exception:
             # Our own failure after the PUT may have gone out: never guess, never re-send.
-            self._put_finished.add(applying.id)
             log.exception("applying %s failed after the PUT may have been sent", applying.id)
             await self._cards.update(
                 applying,
@@ -188,9 +191,8 @@ class ChangeApplier:
                 "The bot will read the IPs back to confirm; nothing will be re-sent.",
             )
             return applying
-
-        self._put_finished.add(applying.id)
-        return await self._changed(applying, result)
+        finally:
+            self._put_finished.add(applying.id)
 
     async def _changed(
         self, applying: ChangeRequest, result: StaticIpUpdateResult
@@ -200,30 +202,60 @@ class ChangeApplier:
         await self._tokens.mark_dead(IP_CHANGE_LOGOUT, state=TokenState.INVALIDATED)
         # 2. Say so in the channel, with a login link (one alert per outage).
         await self._alert_logged_out()
-        # 3. The request is applied (and audited).
-        now = self._clock()
-        applied = await self._db.requests.transition(
-            applying.id,
+        # 3. Record the request as applied, 4. update its card and announce the change.
+        details: dict[str, object] = {"access_tokens_invalidated": result.access_tokens_invalidated}
+        return await self._applied(
+            applying, result.primary_ip, result.secondary_ip, self._clock(), details
+        )
+
+    async def _applied(
+        self,
+        request: ChangeRequest,
+        primary: str | None,
+        secondary: str | None,
+        applied_at: datetime,
+        details: dict[str, object],
+        event: AuditEvent = AuditEvent.APPLIED,
+    ) -> ChangeRequest:
+        """Record the request as applied, then update its card (which refreshes the App
+        Home) and announce the new IPs in the channel."""
+        applied, won = await self._move(
+            request,
             S.APPLYING,
             S.APPLIED,
-            now=now,
-            applied_at=now,
-            audit=NewAuditEvent(
-                AuditEvent.APPLIED,
-                "bot",
-                {
-                    "primary": result.primary_ip,
-                    "secondary": result.secondary_ip,
-                    "access_tokens_invalidated": result.access_tokens_invalidated,
-                },
-            ),
+            NewAuditEvent(event, "bot", {"primary": primary, "secondary": secondary, **details}),
+            applied_at=applied_at,
         )
-        if applied is None:
-            return await self._db.requests.get(applying.id) or applying
+        if not won:
+            return applied
         log.info("request %s applied", applied.id)
-        # 4. The card and the announcement (a card update also refreshes the App Home).
-        await self._announce_applied(applied, result.primary_ip, result.secondary_ip)
+        await self._cards.update(applied)
+        await self._cards.announce(
+            f"The static IPs are now {_shown(primary, secondary)} (request `{applied.id}`, "
+            f"approved by <@{applied.decided_by}>). {LOGOUT_NOTICE}"
+        )
         return applied
+
+    async def _move(
+        self,
+        request: ChangeRequest,
+        from_state: RequestState,
+        to_state: RequestState,
+        audit: NewAuditEvent,
+        **values: Any,
+    ) -> tuple[ChangeRequest, bool]:
+        """One atomic transition: (the updated request, True), or — when another task or
+        replica moved it first — (the request as it is now, False)."""
+        moved = await self._db.requests.transition(
+            request.id,
+            from_state,
+            to_state,
+            audit=audit,
+            **values,
+        )
+        if moved is not None:
+            return moved, True
+        return await self._db.requests.get(request.id) or request, False
 
     async def _alert_logged_out(self) -> None:
         try:
@@ -233,15 +265,6 @@ class ChangeApplier:
         except Exception:
             log.exception("could not post the login alert after the change")
 
-    async def _announce_applied(
-        self, request: ChangeRequest, primary: str | None, secondary: str | None
-    ) -> None:
-        await self._cards.update(request)
-        await self._cards.announce(
-            f"The static IPs are now {_shown(primary, secondary)} (request `{request.id}`, "
-            f"approved by <@{request.decided_by}>). {LOGOUT_NOTICE}"
-        )
-
     async def _fail(
         self,
         request: ChangeRequest,
@@ -250,15 +273,15 @@ class ChangeApplier:
         details: dict[str, object],
         event: AuditEvent = AuditEvent.FAILED,
     ) -> ChangeRequest:
-        failed = await self._db.requests.transition(
-            request.id,
+        failed, won = await self._move(
+            request,
             from_state,
             S.FAILED,
+            NewAuditEvent(event, "bot", {"reason": reason, **details}),
             failure_reason=reason,
-            audit=NewAuditEvent(event, "bot", {"reason": reason, **details}),
         )
-        if failed is None:
-            return await self._db.requests.get(request.id) or request
+        if not won:
+            return failed
         log.warning("request %s failed: %s", failed.id, reason)
         await self._cards.update(failed)
         return failed
@@ -290,27 +313,14 @@ class ChangeApplier:
             return request
 
         if matches_proposal(request, ips):
-            applied_at = ips.last_changed_at or self._clock()
-            applied = await self._db.requests.transition(
-                request.id,
-                S.APPLYING,
-                S.APPLIED,
-                applied_at=applied_at,
-                audit=NewAuditEvent(
-                    AuditEvent.RECONCILED,
-                    "bot",
-                    {
-                        "outcome": "applied",
-                        "primary": ips.primary_ip,
-                        "secondary": ips.secondary_ip,
-                    },
-                ),
+            return await self._applied(
+                request,
+                ips.primary_ip,
+                ips.secondary_ip,
+                ips.last_changed_at or self._clock(),
+                {"outcome": "applied"},
+                event=AuditEvent.RECONCILED,
             )
-            if applied is None:
-                return await self._db.requests.get(request.id) or request
-            log.info("request %s reconciled: applied", applied.id)
-            await self._announce_applied(applied, ips.primary_ip, ips.secondary_ip)
-            return applied
         reason = (
             "Upstox did not apply the change: reading the IPs back shows "
             f"{_shown(ips.primary_ip, ips.secondary_ip)}. Nothing was re-sent; make a new "
