@@ -129,28 +129,21 @@ def tell_clicker(body: dict[str, Any], respond: AsyncRespond, client: AsyncWebCl
 
 
 def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChannel) -> None:
-    async def decide(
-        verb: Verb, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
-        tell = tell_clicker(body, respond, client)
-        async with error_boundary(
-            f"{verb.value} click", tell, consequence="the card shows the request's real state"
-        ):
-            await requests.decide(clicked_value(body), clicker(body), verb)
+    def decision(verb: Verb) -> Any:
+        async def listener(
+            ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        ) -> None:
+            await ack()
+            tell = tell_clicker(body, respond, client)
+            async with error_boundary(
+                f"{verb.value} click", tell, consequence="the card shows the request's real state"
+            ):
+                await requests.decide(clicked_value(body), clicker(body), verb)
 
-    @app.action(APPROVE_ACTION)
-    async def approve(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
-        await ack()
-        await decide(Verb.APPROVE, body, respond, client)
+        return listener
 
-    @app.action(REJECT_ACTION)
-    async def reject(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
-        await ack()
-        await decide(Verb.REJECT, body, respond, client)
+    app.action(APPROVE_ACTION)(decision(Verb.APPROVE))
+    app.action(REJECT_ACTION)(decision(Verb.REJECT))
 
     @app.action(REQUEST_CHANGE_ACTION)
     async def request_change(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
