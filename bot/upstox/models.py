@@ -135,15 +135,19 @@ class NotifierPayload(_UpstoxModel):
 
 
 class UpdateStaticIpsRequest(BaseModel):
-    """Body of PUT /v2/user/ip. Both fields are always sent; `null` secondary when None."""
+    """Body of PUT /v2/user/ip. Without a secondary IP the key is left out, as the docs ask
+    (Upstox then keeps the registered one); an explicit `null` is invalid input."""
 
     model_config = ConfigDict(extra="forbid")
 
     primary_ip: str
     secondary_ip: str | None
 
-    def to_json(self) -> dict[str, str | None]:
-        return {"primary_ip": self.primary_ip, "secondary_ip": self.secondary_ip}
+    def to_json(self) -> dict[str, str]:
+        body = {"primary_ip": self.primary_ip}
+        if self.secondary_ip is not None:
+            body["secondary_ip"] = self.secondary_ip
+        return body
 
 
 class TokenExchangeRequest(BaseModel):
