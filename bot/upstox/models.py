@@ -31,22 +31,47 @@ __all__ = [
 ]
 
 
+# Anything outside this range is not a moment Upstox means; far-off values would also
+# overflow later date arithmetic.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
 def _epoch_ms_or_timestamp(value: Any) -> Any:
-    """Epoch milliseconds (as Upstox sends them: a digit string) or an ISO/Upstox timestamp."""
+    """Epoch milliseconds (as Upstox sends them: a digit string) or an ISO/Upstox timestamp.
+
+    A value that is no representable moment (huge, NaN, out of range) is a ValueError, so
+    a validation error, never an OverflowError or OSError out of `fromtimestamp`.
+    """
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000, UTC)
+        return _in_range(_from_epoch_ms(value))
     if isinstance(value, str):
         text = value.strip()
         if not text:
             return None
         if text.isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, UTC)
-        return parse_upstox_timestamp(text)
+            return _in_range(_from_epoch_ms(int(text)))
+        return _in_range(parse_upstox_timestamp(text))
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=IST)
     return value
+
+
+def _from_epoch_ms(milliseconds: float) -> datetime:
+    try:
+        return datetime.fromtimestamp(milliseconds / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError("not a timestamp in epoch milliseconds") from None
+
+
+def _in_range(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=IST)
+    if not _EARLIEST <= moment < _LATEST:
+        raise ValueError("timestamp out of range")
+    return moment
 
 
 EpochMsDatetime = Annotated[datetime, BeforeValidator(_epoch_ms_or_timestamp)]
