@@ -27,18 +27,25 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _refuse(error: SettingsError) -> int:
+    for problem in error.problems:
+        print(f"configuration error: {problem}", file=sys.stderr)
+    return 2
+
+
 def serve() -> int:
     try:
         settings = load_settings()
     except SettingsError as error:
-        for problem in error.problems:
-            print(f"configuration error: {problem}", file=sys.stderr)
-        return 2
+        return _refuse(error)
     configure_logging(settings.log_level, settings.secret_values())
 
     from bot.web import create_app  # imported late: start-up errors above stay cheap
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)  # builds every service (and reads the key file)
+    except SettingsError as error:
+        return _refuse(error)
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as error:

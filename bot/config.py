@@ -6,9 +6,12 @@ value stops start-up with one readable line per problem (see `load_settings`).
 
 from __future__ import annotations
 
+import math
 import re
+import string
 from datetime import time, timedelta
 from typing import Annotated, Any
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AnyHttpUrl,
@@ -55,6 +58,39 @@ def _split_ids(value: Any) -> list[str]:
     else:
         items = str(value).split(",")
     return [item.strip() for item in items if item.strip()]
+
+
+MIN_SECRET_KEY_CHARS = 32
+MIN_SECRET_KEY_BITS = 256
+_KEY_ADVICE = "use 32 random bytes, e.g. the output of `openssl rand -base64 32`"
+
+
+# The usual alphabets of generated keys, smallest first, with the bits each character holds.
+_KEY_ALPHABETS = (
+    (set(string.digits), math.log2(10)),
+    (set(string.hexdigits), math.log2(16)),
+    (set(string.ascii_letters + string.digits), math.log2(62)),
+    (set(string.ascii_letters + string.digits + "-_+/="), math.log2(64)),  # base64, padded
+)
+
+
+def secret_key_problem(value: str) -> str | None:
+    """Why `value` cannot be a BOT_SECRET_KEY, or None.
+
+    Entropy cannot be measured from one value, only bounded: n characters from the
+    smallest usual alphabet (digits, hex, alphanumeric, base64, printable) holding them all
+    carry at most n·log2(its size) bits. Below 256 bits (32 bytes) the key is refused, and
+    so is a value made of a few repeated characters.
+    """
+    if len(value) < MIN_SECRET_KEY_CHARS:
+        return f"must be at least {MIN_SECRET_KEY_CHARS} characters long: {_KEY_ADVICE}"
+    used = set(value)
+    bits_per_char = next(
+        (bits for alphabet, bits in _KEY_ALPHABETS if used <= alphabet), math.log2(94)
+    )
+    if len(used) < 8 or len(value) * bits_per_char < MIN_SECRET_KEY_BITS - 1e-9:
+        return f"does not look random enough to hold 32 bytes of entropy: {_KEY_ADVICE}"
+    return None
 
 
 Duration = Annotated[timedelta, NoDecode]
@@ -127,6 +163,15 @@ class Settings(BaseSettings):
     def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
+        return value
+
+    @field_validator("bot_secret_key")
+    @classmethod
+    def _strong_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            problem = secret_key_problem(value.get_secret_value())
+            if problem:
+                raise ValueError(problem)
         return value
 
     @field_validator("slack_approval_channel")
@@ -236,7 +281,15 @@ class Settings(BaseSettings):
             self.upstox_access_token,
             self.bot_secret_key,
         ]
-        return [s.get_secret_value() for s in secrets if s is not None]
+        values = [s.get_secret_value() for s in secrets if s is not None]
+        try:
+            password = urlsplit(self.database_url).password
+        except ValueError:
+            password = None
+        if password:
+            # As written in the URL and as a driver would print it once decoded.
+            values += [password, unquote(password)]
+        return values
 
 
 class SettingsError(Exception):

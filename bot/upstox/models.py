@@ -45,22 +45,47 @@ def parse_upstox_timestamp(raw: str) -> datetime:
     return parsed
 
 
+# Anything outside this range is not a moment Upstox means; far-off values would also
+# overflow later date arithmetic.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
 def _epoch_ms_or_timestamp(value: Any) -> Any:
-    """Epoch milliseconds (as Upstox sends them: a digit string) or an ISO/Upstox timestamp."""
+    """Epoch milliseconds (as Upstox sends them: a digit string) or an ISO/Upstox timestamp.
+
+    A value that is no representable moment (huge, NaN, out of range) is a ValueError, so
+    a validation error, never an OverflowError or OSError out of `fromtimestamp`.
+    """
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000, UTC)
+        return _in_range(_from_epoch_ms(value))
     if isinstance(value, str):
         text = value.strip()
         if not text:
             return None
         if text.isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, UTC)
-        return parse_upstox_timestamp(text)
+            return _in_range(_from_epoch_ms(int(text)))
+        return _in_range(parse_upstox_timestamp(text))
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=IST)
     return value
+
+
+def _from_epoch_ms(milliseconds: float) -> datetime:
+    try:
+        return datetime.fromtimestamp(milliseconds / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError("not a timestamp in epoch milliseconds") from None
+
+
+def _in_range(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=IST)
+    if not _EARLIEST <= moment < _LATEST:
+        raise ValueError("timestamp out of range")
+    return moment
 
 
 EpochMsDatetime = Annotated[datetime, BeforeValidator(_epoch_ms_or_timestamp)]
@@ -149,15 +174,19 @@ class NotifierPayload(_UpstoxModel):
 
 
 class UpdateStaticIpsRequest(BaseModel):
-    """Body of PUT /v2/user/ip. Both fields are always sent; `null` secondary when None."""
+    """Body of PUT /v2/user/ip. Without a secondary IP the key is left out, as the docs ask
+    (Upstox then keeps the registered one); an explicit `null` is invalid input."""
 
     model_config = ConfigDict(extra="forbid")
 
     primary_ip: str
     secondary_ip: str | None
 
-    def to_json(self) -> dict[str, str | None]:
-        return {"primary_ip": self.primary_ip, "secondary_ip": self.secondary_ip}
+    def to_json(self) -> dict[str, str]:
+        body = {"primary_ip": self.primary_ip}
+        if self.secondary_ip is not None:
+            body["secondary_ip"] = self.secondary_ip
+        return body
 
 
 class TokenExchangeRequest(BaseModel):

@@ -105,16 +105,17 @@ async def test_failed_put_keeps_tokens(
     assert (await client.get_profile(token)).user_id == emulator.state.config.user_id
 
 
-def test_null_secondary_keeps_the_registered_one(
+def test_omitted_secondary_keeps_the_registered_one(
     emulator: EmulatorServer, token: SecretStr
 ) -> None:
+    # An explicit null is invalid input: tests/upstox/test_secondary_ip_contract.py.
     emulator.state.set_ips("203.0.113.1", "203.0.113.2")
     response = raw(
         emulator,
         "PUT",
         "/v2/user/ip",
         token.get_secret_value(),
-        json={"primary_ip": "203.0.113.10", "secondary_ip": None},
+        json={"primary_ip": "203.0.113.10"},
     )
     assert response.json()["data"]["secondary_ip"] == "203.0.113.2"
 

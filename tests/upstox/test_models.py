@@ -92,9 +92,11 @@ def test_update_result_flag_is_optional() -> None:
     assert result.access_tokens_invalidated is True
 
 
-def test_update_request_always_sends_both_fields() -> None:
+def test_update_request_omits_a_missing_secondary() -> None:
     body = UpdateStaticIpsRequest(primary_ip="1.2.3.4", secondary_ip=None).to_json()
-    assert json.dumps(body) == '{"primary_ip": "1.2.3.4", "secondary_ip": null}'
+    assert json.dumps(body) == '{"primary_ip": "1.2.3.4"}'
+    both = UpdateStaticIpsRequest(primary_ip="1.2.3.4", secondary_ip="1.2.3.5").to_json()
+    assert both == {"primary_ip": "1.2.3.4", "secondary_ip": "1.2.3.5"}
 
 
 def test_token_response_hides_tokens_and_keeps_the_rest() -> None:

@@ -13,7 +13,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.upstox.emulator.admin import ADMIN_PREFIX, admin_router
 from bot.upstox.emulator.rules import EmulatorError, error_envelope
-from bot.upstox.emulator.state import EmulatorState, Fault, TokenRecord, route_key
+from bot.upstox.emulator.state import CallRecord, EmulatorState, Fault, TokenRecord, route_key
+
+CALL_SCOPE_KEY = "upstox_emulator.call"
 
 _DEFAULT_FORCED = {
     401: ("UDAPI100050", "Invalid token used to access API"),
@@ -72,7 +74,11 @@ def _add_api_routes(app: FastAPI, state: EmulatorState) -> None:
     async def put_ips(request: Request) -> Response:
         token = bearer(request)
         state.check_ip_access()
-        primary, secondary = state.begin_ip_update(token, await _json_body(request))
+        body = await _json_body(request)
+        call = request.scope.get(CALL_SCOPE_KEY)
+        if isinstance(call, CallRecord):
+            call.body = body
+        primary, secondary = state.begin_ip_update(token, body)
         if state.put_delay and not await state.hangs.wait(state.put_delay):
             state.finish_ip_update(token, primary, secondary, commit=False)
             raise EmulatorError(503, "UDAPI100500", "Emulator reset while the update was pending")
@@ -123,6 +129,7 @@ class FaultMiddleware:
             return
         state = self.state
         call = state.record_call(scope["method"], scope["path"])
+        scope[CALL_SCOPE_KEY] = call  # so a route can add what it received to the call log
 
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":

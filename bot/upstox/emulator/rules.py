@@ -81,9 +81,11 @@ def parse_ip_update(body: Any) -> tuple[str, str | None]:
     if raw_primary is None or (isinstance(raw_primary, str) and not raw_primary.strip()):
         raise EmulatorError(400, "UDAPI1182", "Primary IP is required", "primary_ip", None)
     primary = canonical_ip(raw_primary, "primary_ip")
-    raw_secondary = body.get("secondary_ip")
+    # "Omit when not needed": a missing key keeps the registered secondary; an explicit
+    # null is not an IP address, so it is invalid input like any other non-string.
+    raw_secondary = body.get("secondary_ip", "")
     secondary = None
-    if raw_secondary is not None and raw_secondary != "":
+    if raw_secondary != "":
         secondary = canonical_ip(raw_secondary, "secondary_ip")
     return primary, secondary
 

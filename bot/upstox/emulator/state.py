@@ -112,6 +112,8 @@ class CallRecord:
     status: int | None = None
     outcome: str = "answered"
     fault: str | None = None
+    # The JSON body of a PUT /v2/user/ip as received (it holds no secret), else None.
+    body: Any = None
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
