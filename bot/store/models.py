@@ -181,9 +181,6 @@ class StoredToken:
     updated_at: datetime
     invalidated_reason: str | None
 
-    def is_usable(self, now: datetime) -> bool:
-        return self.state is TokenState.VALID and now < self.expires_at
-
     @classmethod
     def from_row(cls, row: RowMapping) -> StoredToken:
         return cls(

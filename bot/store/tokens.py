@@ -89,13 +89,6 @@ class TokenRepository(Repository):
         """The plaintext token; raises `TokenUndecryptable` (without secrets in it)."""
         return self.cipher.decrypt(token.ciphertext)
 
-    async def access_token(self, account: str, *, now: datetime | None = None) -> str | None:
-        """The plaintext of the account's usable token (valid and not expired), else None."""
-        token = await self.get(account)
-        if token is None or not token.is_usable(self._now(now)):
-            return None
-        return self.decrypt(token)
-
     async def invalidate(
         self,
         account: str,

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from bot.login.blocks import LOGIN_ACTION_ID
+from bot.login.tokens import NotLoggedIn
 from bot.upstox.emulator import EmulatorServer
 from tests.support import conversation
 from tests.support.bot_runner import InProcessBot
@@ -81,8 +82,11 @@ def exchanges(emulator: EmulatorServer) -> int:
 
 
 def stored_token(bot: InProcessBot) -> str | None:
-    runtime = bot.services
-    return bot.run(runtime.db.tokens.access_token(runtime.settings.account))
+    """The plaintext of the bot's usable token, or None when it has none."""
+    try:
+        return bot.run(bot.services.tokens.usable()).secret.get_secret_value()
+    except NotLoggedIn:
+        return None
 
 
 def assert_never_leaked(
