@@ -261,16 +261,20 @@ def _dicts(blocks: Sequence[Part]) -> list[BlockDict]:
 def _blocks_problems(blocks: Sequence[Any]) -> list[str]:
     problems: list[str] = []
     for index, block in enumerate(blocks):
-        where = f"blocks[{index}] ({block.get('type') if isinstance(block, Mapping) else '?'})"
-        try:
-            parsed = Block.parse(dict(block))
-            if parsed is None:
-                raise ValueError("unknown block type")
-            parsed.to_dict()
-        except (SlackObjectFormationError, TypeError, ValueError, KeyError) as exc:
-            problems.append(f"{where}: slack_sdk rejects it: {exc}")
+        if not isinstance(block, Mapping):
+            problems.append(f"blocks[{index}]: not an object")
             continue
-        problems += [f"{where}: {problem}" for problem in _unchecked_by_sdk(block)]
+        where = f"blocks[{index}] ({block.get('type')})"
+        found = [f"{where}: {problem}" for problem in _unchecked_by_sdk(block)]
+        if not found:  # slack_sdk's own message for these would be obscure
+            try:
+                parsed = Block.parse(dict(block))
+                if parsed is None:
+                    raise ValueError("unknown block type")
+                parsed.to_dict()
+            except (SlackObjectFormationError, TypeError, ValueError, KeyError) as exc:
+                found.append(f"{where}: slack_sdk rejects it: {exc}")
+        problems += found
     return problems
 
 
