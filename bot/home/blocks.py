@@ -13,7 +13,6 @@ from typing import Any
 from bot.ist import format_ist
 from bot.login.tokens import TokenStatus
 from bot.slack import blocks as bk
-from bot.slack.blocks import clip
 from bot.slack.mrkdwn import code, escape, mention
 from bot.store.models import AuditEntry, ChangeRequest
 from bot.upstox import StaticIps
@@ -110,7 +109,7 @@ def _request_block(item: OpenRequest) -> bk.SectionBlock:
         title = f"<{item.permalink}|{escape(r.id)}>"
     text = (
         f"{title} · *{r.state.value}* · by {mention(r.requester_id)} → {proposed}\n"
-        f"_{escape(clip(r.reason, 200))}_ · expires {format_ist(r.expires_at)}"
+        f"_{escape(bk.clip(r.reason, 200))}_ · expires {format_ist(r.expires_at)}"
     )
     return bk.section(text)
 
@@ -122,12 +121,12 @@ def _audit_line(entry: AuditEntry) -> str:
     condition = entry.details.get("condition")
     if entry.event == "alert" and isinstance(condition, str):
         parts.append(escape(f"{condition.split(':')[0]} {entry.details.get('state', '')}"))
-    return clip(" · ".join(parts), 280)
+    return bk.clip(" · ".join(parts), 280)
 
 
 def build_home_view(data: HomeData) -> dict[str, Any]:
     blocks: list[bk.Block] = [
-        bk.header(f"Upstox static IPs — {clip(data.account, 100)}"),
+        bk.header(f"Upstox static IPs — {bk.clip(data.account, 100)}"),
         _ips_section(data),
         bk.section(f"{_window_text(data)}\n{_token_text(data.token)}"),
     ]
