@@ -12,6 +12,8 @@ from typing import Any
 
 from bot.ist import format_ist
 from bot.login.tokens import TokenStatus
+from bot.slack import blocks as bk
+from bot.slack.mrkdwn import code, escape, mention
 from bot.store.models import AuditEntry, ChangeRequest
 from bot.upstox import StaticIps
 from bot.week_window import ChangeWindow
@@ -20,7 +22,6 @@ REQUEST_CHANGE_ACTION = "home_request_change"
 LOGIN_ACTION = "home_login"
 MAX_REQUESTS = 10
 MAX_AUDIT = 10
-_SECTION_TEXT = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,43 +45,17 @@ class HomeData:
     alerts: tuple[str, ...] = ()
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _who(actor: str) -> str:
-    if actor[:1] in ("U", "W") and actor.isalnum() and actor.isupper():
-        return f"<@{actor}>"
-    return _escape(actor)
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, _SECTION_TEXT)}}
-
-
-def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": _clip(text, 150)}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, 3000)}]}
-
-
-def _ips_section(data: HomeData) -> dict[str, Any]:
+def _ips_section(data: HomeData) -> bk.SectionBlock:
     if data.ips is None:
         problem = data.ips_problem or "not read yet"
-        return _section(f"*Registered IPs:* unknown ({_escape(problem)})")
+        return bk.section(f"*Registered IPs:* unknown ({escape(problem)})")
     ips = data.ips
 
     def line(label: str, ip: str | None, at: datetime | None) -> str:
         if not ip:
             return f"*{label}:* none"
         changed = f" (changed {format_ist(at)})" if at is not None else ""
-        return f"*{label}:* `{_escape(ip)}`{changed}"
+        return f"*{label}:* {code(ip)}{changed}"
 
     text = "\n".join(
         (
@@ -91,8 +66,8 @@ def _ips_section(data: HomeData) -> dict[str, Any]:
     if data.ips_as_of is not None:
         text += f"\n_as of {format_ist(data.ips_as_of)}_"
         if data.ips_problem:
-            text += f" _({_escape(data.ips_problem)})_"
-    return _section(text)
+            text += f" _({escape(data.ips_problem)})_"
+    return bk.section(text)
 
 
 def _window_text(data: HomeData) -> str:
@@ -108,99 +83,83 @@ def _window_text(data: HomeData) -> str:
 
 def _token_text(token: TokenStatus) -> str:
     icon = ":large_green_circle:" if token.health == "valid" else ":red_circle:"
-    return f"*Upstox login:* {icon} {_escape(token.describe())}"
+    return f"*Upstox login:* {icon} {escape(token.describe())}"
 
 
-def _actions(data: HomeData) -> dict[str, Any]:
-    login: dict[str, Any] = {
-        "type": "button",
-        "action_id": LOGIN_ACTION,
-        "text": {"type": "plain_text", "text": "Log in"},
-        "value": "login",
-    }
-    if data.token.health != "valid":
-        login["style"] = "primary"
-    return {
-        "type": "actions",
-        "block_id": "home_actions",
-        "elements": [
-            {
-                "type": "button",
-                "action_id": REQUEST_CHANGE_ACTION,
-                "text": {"type": "plain_text", "text": "Request change"},
-                "value": "request_change",
-            },
-            login,
-        ],
-    }
-
-
-def _request_block(item: OpenRequest) -> dict[str, Any]:
-    r = item.request
-    proposed = f"`{_escape(r.proposed_primary)}`"
-    if r.proposed_secondary:
-        proposed += f" + `{_escape(r.proposed_secondary)}`"
-    title = f"`{_escape(r.id)}`"
-    if item.permalink:
-        title = f"<{item.permalink}|{_escape(r.id)}>"
-    text = (
-        f"{title} · *{r.state.value}* · by {_who(r.requester_id)} → {proposed}\n"
-        f"_{_escape(_clip(r.reason, 200))}_ · expires {format_ist(r.expires_at)}"
+def _actions(data: HomeData) -> bk.ActionsBlock:
+    return bk.actions(
+        bk.button("Request change", REQUEST_CHANGE_ACTION, value="request_change"),
+        bk.button(
+            "Log in",
+            LOGIN_ACTION,
+            value="login",
+            style="primary" if data.token.health != "valid" else None,
+        ),
+        block_id="home_actions",
     )
-    return _section(text)
+
+
+def _request_block(item: OpenRequest) -> bk.SectionBlock:
+    r = item.request
+    proposed = code(r.proposed_primary)
+    if r.proposed_secondary:
+        proposed += f" + {code(r.proposed_secondary)}"
+    title = code(r.id)
+    if item.permalink:
+        title = f"<{item.permalink}|{escape(r.id)}>"
+    text = (
+        f"{title} · *{r.state.value}* · by {mention(r.requester_id)} → {proposed}\n"
+        f"_{escape(bk.clip(r.reason, 200))}_ · expires {format_ist(r.expires_at)}"
+    )
+    return bk.section(text)
 
 
 def _audit_line(entry: AuditEntry) -> str:
-    parts = [format_ist(entry.at), f"*{_escape(entry.event)}*", _who(entry.actor)]
+    parts = [format_ist(entry.at), f"*{escape(entry.event)}*", mention(entry.actor)]
     if entry.request_id:
-        parts.append(f"`{_escape(entry.request_id)}`")
+        parts.append(f"`{escape(entry.request_id)}`")
     condition = entry.details.get("condition")
     if entry.event == "alert" and isinstance(condition, str):
-        parts.append(_escape(f"{condition.split(':')[0]} {entry.details.get('state', '')}"))
-    return _clip(" · ".join(parts), 280)
+        parts.append(escape(f"{condition.split(':')[0]} {entry.details.get('state', '')}"))
+    return bk.clip(" · ".join(parts), 280)
 
 
 def build_home_view(data: HomeData) -> dict[str, Any]:
-    blocks: list[dict[str, Any]] = [
-        _header(f"Upstox static IPs — {_clip(data.account, 100)}"),
+    blocks: list[bk.Block] = [
+        bk.header(f"Upstox static IPs — {bk.clip(data.account, 100)}"),
         _ips_section(data),
-        _section(f"{_window_text(data)}\n{_token_text(data.token)}"),
+        bk.section(f"{_window_text(data)}\n{_token_text(data.token)}"),
     ]
     if data.alerts:
         names = ", ".join(sorted({a.split(":")[0].replace("_", " ") for a in data.alerts}))
-        blocks.append(_section(f":warning: *Active alerts:* {_escape(names)}"))
+        blocks.append(bk.section(f":warning: *Active alerts:* {escape(names)}"))
     blocks.append(_actions(data))
-    blocks.append(_context(f"Updated {format_ist(data.now)}"))
-    blocks.append({"type": "divider"})
+    blocks.append(bk.context(f"Updated {format_ist(data.now)}"))
+    blocks.append(bk.divider())
 
-    blocks.append(_header("Open requests"))
+    blocks.append(bk.header("Open requests"))
     shown = data.open_requests[:MAX_REQUESTS]
     if not shown:
-        blocks.append(_section("_No open requests._"))
+        blocks.append(bk.section("_No open requests._"))
     blocks.extend(_request_block(item) for item in shown)
     if len(data.open_requests) > MAX_REQUESTS:
         more = len(data.open_requests) - MAX_REQUESTS
-        blocks.append(_context(f"and {more} more: `/staticip status`"))
-    blocks.append({"type": "divider"})
+        blocks.append(bk.context(f"and {more} more: `/staticip status`"))
+    blocks.append(bk.divider())
 
-    blocks.append(_header("Recent activity"))
+    blocks.append(bk.header("Recent activity"))
     entries = data.audit[:MAX_AUDIT]
     if entries:
-        blocks.append(_section("\n".join(_audit_line(e) for e in entries)))
+        blocks.append(bk.section("\n".join(_audit_line(e) for e in entries)))
     else:
-        blocks.append(_section("_Nothing yet._"))
-    blocks.append(_context("Full history: `/staticip history`"))
-    return {"type": "home", "blocks": blocks}
+        blocks.append(bk.section("_Nothing yet._"))
+    blocks.append(bk.context("Full history: `/staticip history`"))
+    return bk.view("home", blocks)
 
 
 def notice_view(
     title: str, text: str, blocks: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """A small modal for answering a click in the Home (it has no channel to answer in)."""
-    body = blocks or [_section(text[:_SECTION_TEXT])]
-    return {
-        "type": "modal",
-        "title": {"type": "plain_text", "text": title[:24]},
-        "close": {"type": "plain_text", "text": "Close"},
-        "blocks": body,
-    }
+    body: list[bk.Part] = [*blocks] if blocks else [bk.section(text)]
+    return bk.view("modal", body, title=title, close="Close")

@@ -10,6 +10,7 @@ from typing import Any
 from bot.ist import Clock, format_ist
 from bot.login.service import ALERT_REQUESTER, LoginLink, LoginResult
 from bot.login.tokens import TokenDeath
+from bot.slack import blocks as bk
 from bot.store.models import TokenRequest, TokenSource, TokenState
 
 Block = dict[str, Any]
@@ -24,28 +25,14 @@ _TRADING_IMPACT = (
 )
 
 
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def login_button(link: LoginLink, *, text: str = LOGIN_BUTTON_TEXT) -> Block:
+def login_button(link: LoginLink, *, text: str = LOGIN_BUTTON_TEXT) -> bk.ButtonElement:
     """A URL button to Upstox's login dialog (Slack still sends an action to acknowledge)."""
-    return {
-        "type": "button",
-        "action_id": LOGIN_ACTION_ID,
-        "text": {"type": "plain_text", "text": text},
-        "url": link.url,
-        "style": "primary",
-    }
+    return bk.button(text, LOGIN_ACTION_ID, url=link.url, style="primary")
 
 
-def login_actions(link: LoginLink) -> Block:
-    """An actions block with the login button; the App Home reuses it."""
-    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": [login_button(link)]}
+def login_actions(link: LoginLink) -> bk.ActionsBlock:
+    """An actions block with the login button."""
+    return bk.actions(login_button(link), block_id=ACTIONS_BLOCK_ID)
 
 
 def validity(link: LoginLink, now: datetime) -> str:
@@ -58,17 +45,17 @@ def login_prompt(link: LoginLink, now: datetime) -> tuple[str, list[Block]]:
     """The ephemeral answer to `/staticip login`."""
     text = f"Log in to Upstox: the link {validity(link, now)}."
     blocks = [
-        _section(
+        bk.section(
             "*Log in to Upstox*\nOpen the link, log in on Upstox's own page, and the bot "
             "stores the new session and confirms in the approvals channel."
         ),
         login_actions(link),
-        _context(
+        bk.context(
             f"The link is yours: it {validity(link, now)}. Prefer approving on your phone? "
             "Use `/staticip login phone`."
         ),
     ]
-    return text, blocks
+    return bk.text_and_blocks(text, blocks)
 
 
 def token_request_started(request: TokenRequest) -> str:
@@ -93,18 +80,18 @@ def token_dead_alert(death: TokenDeath, link: LoginLink, now: datetime) -> tuple
     headline = _death_headline(death)
     text = f"Upstox is logged out. {headline} {_TRADING_IMPACT}"
     blocks = [
-        _section(f":warning: *Upstox is logged out*\n{headline}"),
-        _section(
+        bk.section(f":warning: *Upstox is logged out*\n{headline}"),
+        bk.section(
             f"*What it means:* {_TRADING_IMPACT}\n*What to do:* log in with the button "
             "below, or run `/staticip login` (or `/staticip login phone` to approve on the "
             "phone)."
         ),
         login_actions(link),
-        _context(
+        bk.context(
             f"This link {validity(link, now)}; after that use `/staticip login` for a new one."
         ),
     ]
-    return text, blocks
+    return bk.text_and_blocks(text, blocks)
 
 
 def logged_in_text(result: LoginResult) -> str:

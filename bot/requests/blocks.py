@@ -1,6 +1,8 @@
-"""The approval card: a pure function from a `CardView` to (fallback text, blocks).
+"""The requests' Block Kit, all pure: the approval card (a `CardView` to fallback text and
+blocks), the `/staticip history` page, and the change-request form with the result it
+turns into (the listeners in `bot.requests.listeners` open it and handle its submission).
 
-Buttons carry only the request id; the verb is the action_id and everything else is
+Card buttons carry only the request id; the verb is the action_id and everything else is
 checked on the server when a click arrives.
 """
 
@@ -10,14 +12,17 @@ from typing import Any
 
 from bot.ist import format_ist
 from bot.requests.cards import CardView
+from bot.requests.service import MAX_REASON
+from bot.slack import blocks as bk
 from bot.slack.mrkdwn import code as inline_code
 from bot.slack.mrkdwn import escape, mention
-from bot.store.models import ChangeRequest
+from bot.store.models import AuditEntry, AuditPage, ChangeRequest
 from bot.store.request_states import RequestState
 from bot.week_window import next_allowed_after
 
 S = RequestState
 Block = dict[str, Any]
+View = dict[str, Any]
 
 APPROVE_ACTION = "request_approve"
 REJECT_ACTION = "request_reject"
@@ -37,18 +42,6 @@ _STATE_LABEL = {
 
 def code(ip: str | None) -> str:
     return inline_code(ip) if ip else "_none_"
-
-
-def _mrkdwn(text: str) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": text}
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": _mrkdwn(text)}
-
-
-def _context(*lines: str) -> Block:
-    return {"type": "context", "elements": [_mrkdwn(line) for line in lines]}
 
 
 def _status(request: ChangeRequest, view: CardView) -> str:
@@ -83,37 +76,20 @@ def _status(request: ChangeRequest, view: CardView) -> str:
     )
 
 
-def _buttons(request: ChangeRequest) -> Block:
-    return {
-        "type": "actions",
-        "block_id": DECISION_BLOCK,
-        "elements": [
-            {
-                "type": "button",
-                "action_id": APPROVE_ACTION,
-                "text": {"type": "plain_text", "text": "Approve"},
-                "style": "primary",
-                "value": request.id,
-                "confirm": {
-                    "title": {"type": "plain_text", "text": "Change the static IPs now?"},
-                    "text": _mrkdwn(
-                        f"Primary {code(request.proposed_primary)}, secondary "
-                        f"{code(request.proposed_secondary)}. This uses this week's only "
-                        "change and logs out every Upstox session."
-                    ),
-                    "confirm": {"type": "plain_text", "text": "Approve"},
-                    "deny": {"type": "plain_text", "text": "Back"},
-                },
-            },
-            {
-                "type": "button",
-                "action_id": REJECT_ACTION,
-                "text": {"type": "plain_text", "text": "Reject"},
-                "style": "danger",
-                "value": request.id,
-            },
-        ],
-    }
+def _buttons(request: ChangeRequest) -> bk.ActionsBlock:
+    sure = bk.confirm(
+        "Change the static IPs now?",
+        f"Primary {code(request.proposed_primary)}, secondary "
+        f"{code(request.proposed_secondary)}. This uses this week's only change and logs "
+        "out every Upstox session.",
+        yes="Approve",
+        no="Back",
+    )
+    return bk.actions(
+        bk.button("Approve", APPROVE_ACTION, value=request.id, style="primary", confirm=sure),
+        bk.button("Reject", REJECT_ACTION, value=request.id, style="danger"),
+        block_id=DECISION_BLOCK,
+    )
 
 
 def request_card(view: CardView) -> tuple[str, list[Block]]:
@@ -123,24 +99,18 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
         and request.proposed_secondary == request.current_secondary
     )
     proposed_secondary = code(request.proposed_secondary) + (" _(kept)_" if kept else "")
-    blocks: list[Block] = [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": f"Static IP change request {request.id}"},
-        },
-        _section(
+    blocks: list[bk.Block] = [
+        bk.header(f"Static IP change request {request.id}"),
+        bk.section(
             f"{mention(request.requester_id)} asks to change the static IPs registered with "
             f"Upstox.\n*Reason:* {escape(request.reason)}"
         ),
-        {
-            "type": "section",
-            "fields": [
-                _mrkdwn(f"*Current primary*\n{code(request.current_primary)}"),
-                _mrkdwn(f"*Proposed primary*\n{code(request.proposed_primary)}"),
-                _mrkdwn(f"*Current secondary*\n{code(request.current_secondary)}"),
-                _mrkdwn(f"*Proposed secondary*\n{proposed_secondary}"),
-            ],
-        },
+        bk.fields(
+            f"*Current primary*\n{code(request.current_primary)}",
+            f"*Proposed primary*\n{code(request.proposed_primary)}",
+            f"*Current secondary*\n{code(request.current_secondary)}",
+            f"*Proposed secondary*\n{proposed_secondary}",
+        ),
     ]
     if request.state is S.PENDING:
         warnings = [
@@ -153,10 +123,10 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
                 ":information_source: IPv6: make sure the trading host really reaches Upstox "
                 "over IPv6."
             )
-        blocks.append(_context(*warnings))
-    blocks.append(_section(_status(request, view)))
+        blocks.append(bk.context(*warnings))
+    blocks.append(bk.section(_status(request, view)))
     if view.note:
-        blocks.append(_context(view.note))
+        blocks.append(bk.context(view.note))
     if request.state is S.PENDING:
         blocks.append(_buttons(request))
     text = (
@@ -164,7 +134,7 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
         f"{request.current_primary or 'none'} → {request.proposed_primary} "
         f"({_STATE_LABEL[request.state]})"
     )
-    return text, blocks
+    return bk.text_and_blocks(text, blocks)
 
 
 def requester_confirmation(request: ChangeRequest, permalink: str | None) -> str:
@@ -181,3 +151,153 @@ def requester_confirmation(request: ChangeRequest, permalink: str | None) -> str
         f"approve it before {format_ist(request.expires_at)}. Withdraw it with "
         f"`/staticip cancel {request.id}`."
     )
+
+
+# -- /staticip history ----------------------------------------------------------------
+
+_ICONS = {
+    "requested": ":memo:",
+    "approved": ":white_check_mark:",
+    "rejected": ":no_entry_sign:",
+    "cancelled": ":wastebasket:",
+    "expired": ":alarm_clock:",
+    "applying": ":gear:",
+    "applied": ":large_green_circle:",
+    "failed": ":x:",
+    "reconciled": ":mag:",
+    "logged_in": ":key:",
+    "token_invalidated": ":lock:",
+    "token_requested": ":iphone:",
+    "alert": ":rotating_light:",
+}
+_MAX_DETAIL = 300
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "…"
+
+
+def _ips(details: dict[str, Any]) -> str:
+    primary = details.get("primary")
+    secondary = details.get("secondary")
+    parts = []
+    if primary:
+        parts.append(f"primary {code(str(primary))}")
+    if secondary:
+        parts.append(f"secondary {code(str(secondary))}")
+    return ", ".join(parts)
+
+
+def _detail(entry: AuditEntry) -> str:
+    d = entry.details
+    event = entry.event
+    if event == "requested":
+        reason = escape(_short(d.get("reason", "")))
+        return f"{_ips(d)} — “{reason}”" if reason else _ips(d)
+    if event in ("applying", "applied"):
+        return _ips(d)
+    if event == "failed":
+        return escape(_short(d.get("reason", "")))
+    if event == "reconciled":
+        outcome = escape(str(d.get("outcome", "?")))
+        ips = _ips(d)
+        return f"read back: {outcome}" + (f" ({ips})" if ips else "")
+    if event == "logged_in":
+        return f"via {escape(str(d.get('via', '?')))}"
+    if event == "token_invalidated":
+        return escape(_short(d.get("reason", "")))
+    if event == "alert":
+        return escape(f"{d.get('condition', '?')} {d.get('state', '')}".strip())
+    return ""
+
+
+def history_line(entry: AuditEntry) -> str:
+    icon = _ICONS.get(entry.event, ":small_blue_diamond:")
+    request = f" {code(entry.request_id)}" if entry.request_id else ""
+    actor = mention(entry.actor) if entry.actor not in ("bot", "upstox") else entry.actor
+    detail = _detail(entry)
+    line = f"{icon} *{escape(entry.event.replace('_', ' '))}*{request} by {actor}"
+    if detail:
+        line += f" — {detail}"
+    return f"{line}\n_{format_ist(entry.at)}_"
+
+
+def history_message(page: AuditPage) -> tuple[str, list[Block]]:
+    title = f"History — page {page.page} of {page.pages} ({page.total} events, newest first)"
+    blocks: list[bk.Block] = [bk.header(title)]
+    if not page.entries:
+        blocks.append(bk.section("_Nothing yet._"))
+    blocks.extend(bk.section(history_line(entry)) for entry in page.entries)
+    if page.has_next:
+        blocks.append(bk.context(f"Older events: `/staticip history {page.page + 1}`"))
+    return bk.text_and_blocks(title, blocks)
+
+
+# -- the change-request form ------------------------------------------------------------
+
+CALLBACK_ID = "staticip_set"
+FIELDS = ("primary", "secondary", "reason")
+_ACTION = "value"
+
+
+def change_request_modal() -> View:
+    blocks = [
+        bk.context(
+            ":warning: Upstox allows one change per calendar week, and a change logs out "
+            "every Upstox session. An approver decides in the approvals channel."
+        ),
+        bk.text_input(
+            "primary",
+            "New primary IP",
+            action_id=_ACTION,
+            optional=False,
+            hint="The public IP your trading host uses, e.g. 8.8.8.8",
+            placeholder="8.8.8.8",
+            max_length=64,
+        ),
+        bk.text_input(
+            "secondary",
+            "New secondary IP (optional)",
+            action_id=_ACTION,
+            optional=True,
+            hint="Leave empty to keep the registered secondary",
+            max_length=64,
+        ),
+        bk.text_input(
+            "reason",
+            "Reason",
+            action_id=_ACTION,
+            optional=False,
+            hint="Why the IPs must change; the approver sees this",
+            multiline=True,
+            max_length=MAX_REASON,
+        ),
+    ]
+    return bk.view(
+        "modal",
+        blocks,
+        title="Change static IPs",
+        submit="Request",
+        close="Cancel",
+        callback_id=CALLBACK_ID,
+    )
+
+
+def result_modal(text: str) -> View:
+    return bk.view(
+        "modal",
+        [bk.section(text)],
+        title="Change static IPs",
+        close="Close",
+        callback_id=f"{CALLBACK_ID}_result",
+    )
+
+
+def submitted_values(view: View) -> dict[str, str]:
+    values = (view.get("state") or {}).get("values") or {}
+    found = {}
+    for field in FIELDS:
+        value = (values.get(field) or {}).get(_ACTION) or {}
+        found[field] = str(value.get("value") or "")
+    return found

@@ -18,9 +18,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import UserFacingError
 from bot.home.blocks import REQUEST_CHANGE_ACTION
-from bot.requests.blocks import APPROVE_ACTION, REJECT_ACTION, requester_confirmation
-from bot.requests.history_blocks import history_message
-from bot.requests.modal import CALLBACK_ID, change_request_modal, result_modal, submitted_values
+from bot.requests.blocks import (
+    APPROVE_ACTION,
+    CALLBACK_ID,
+    REJECT_ACTION,
+    change_request_modal,
+    history_message,
+    requester_confirmation,
+    result_modal,
+    submitted_values,
+)
 from bot.requests.service import ChangeRequestService, InvalidFields, Verb
 from bot.slack.channel import SlackChannel
 from bot.slack.commands import CommandContext, Handler, error_boundary

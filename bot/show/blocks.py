@@ -12,13 +12,13 @@ from typing import Any
 
 from bot.ist import format_ist
 from bot.show.service import HostIp, ShowFailure, ShowOverview, StatusOverview
+from bot.slack import blocks as bk
 from bot.slack.mrkdwn import channel_link, code, escape, mention
 from bot.store.models import ChangeRequest
 from bot.upstox_messages import LOGIN_HINT
 from bot.week_window import RULE_NOTE, ChangeWindow
 
 Payload = dict[str, Any]
-Block = dict[str, Any]
 
 MAX_REQUESTS_SHOWN = 10
 _REASON_CHARS = 150
@@ -34,28 +34,28 @@ def show_message(view: ShowOverview) -> Payload:
         "Secondary", ips.secondary_ip, ips.secondary_ip_updated_at, ips.secondary_ip_updated_at_raw
     )
     window = window_text(view.window)
-    blocks: list[Block] = [
-        _header("Static IPs registered with Upstox"),
-        {"type": "section", "fields": [_mrkdwn(primary), _mrkdwn(secondary)]},
-        _section(window),
-        _context(f"The week rule is a guess: {RULE_NOTE}"),
+    blocks: list[bk.Block] = [
+        bk.header("Static IPs registered with Upstox"),
+        bk.fields(primary, secondary),
+        bk.section(window),
+        bk.context(f"The week rule is a guess: {RULE_NOTE}"),
     ]
     host = host_text(view.host)
     if host is not None:
-        blocks.append(_section(host))
+        blocks.append(bk.section(host))
     if view.open_requests:
-        blocks.append(_section(_open_requests_hint(view.open_requests)))
-    blocks.append(_context(f"As of {format_ist(view.now)}. Times are IST."))
+        blocks.append(bk.section(_open_requests_hint(view.open_requests)))
+    blocks.append(bk.context(f"As of {format_ist(view.now)}. Times are IST."))
     fallback = (
         f"Primary {_plain_ip(ips.primary_ip)}, secondary {_plain_ip(ips.secondary_ip)}. "
         f"{_plain_window(view.window)}"
     )
-    return {"text": escape(fallback), "blocks": blocks}
+    return bk.message(escape(fallback), blocks)
 
 
 def show_failure_message(failure: ShowFailure) -> Payload:
     text = escape(failure.message)
-    return {"text": text, "blocks": [_section(f":warning: {text}")]}
+    return bk.message(text, [bk.section(f":warning: {text}")])
 
 
 def status_message(view: StatusOverview) -> Payload:
@@ -71,19 +71,19 @@ def status_message(view: StatusOverview) -> Payload:
         if view.last_success_at is not None
         else "none since the bot started"
     )
-    blocks: list[Block] = [
-        _header("Static IP bot status"),
-        _section(session),
-        _section(f"*Last successful Upstox call:* {last_call}"),
-        _section(_requests_text(view.open_requests)),
-        _section(_people_text(view)),
-        _context(f"As of {format_ist(view.now)}. Times are IST."),
+    blocks: list[bk.Block] = [
+        bk.header("Static IP bot status"),
+        bk.section(session),
+        bk.section(f"*Last successful Upstox call:* {last_call}"),
+        bk.section(_requests_text(view.open_requests)),
+        bk.section(_people_text(view)),
+        bk.context(f"As of {format_ist(view.now)}. Times are IST."),
     ]
     fallback = (
         f"Upstox session: {token.describe()}. Last successful Upstox call: {last_call}. "
         f"Open change requests: {len(view.open_requests)}."
     )
-    return {"text": escape(fallback), "blocks": blocks}
+    return bk.message(escape(fallback), blocks)
 
 
 # -- pieces --------------------------------------------------------------------------
@@ -202,19 +202,3 @@ def _when(moment: datetime | None) -> str | None:
         return format_ist(moment)
     except (OverflowError, ValueError):  # a garbage timestamp near year 9999
         return None
-
-
-def _header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
-
-
-def _mrkdwn(text: str) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": text}
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": _mrkdwn(text)}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [_mrkdwn(text)]}

@@ -10,18 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.ist import format_ist
+from bot.slack import blocks as bk
 from bot.store.models import ChangeRequest
 from bot.week_window import ChangeWindow
 
 Message = tuple[str, list[dict[str, Any]]]
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
 
 
 def _registered(primary: str | None, secondary: str | None) -> str:
@@ -59,7 +52,7 @@ def drift_started(
         f"change. {_window_line(window)} A change logs out every Upstox session."
     )
     text = f"{what} {means} {todo}".replace("*", "")
-    return text, [_section(what), _section(means), _context(todo)]
+    return bk.text_and_blocks(text, [bk.section(what), bk.section(means), bk.context(todo)])
 
 
 def drift_cleared(public_ip: str, primary: str | None, secondary: str | None) -> Message:
@@ -67,7 +60,7 @@ def drift_cleared(public_ip: str, primary: str | None, secondary: str | None) ->
         f":white_check_mark: *This host's public IP `{public_ip}` is registered with Upstox "
         f"again* ({_registered(primary, secondary)}). Orders from this host are accepted."
     )
-    return what.replace("*", ""), [_section(what)]
+    return bk.text_and_blocks(what.replace("*", ""), [bk.section(what)])
 
 
 def window_reopened(
@@ -95,7 +88,7 @@ def window_reopened(
         )
     todo = "\n".join(lines)
     text = f"{what} {todo}".replace("*", "")
-    return text, [_section(what), _section(todo)]
+    return bk.text_and_blocks(text, [bk.section(what), *([bk.section(todo)] if todo else [])])
 
 
 def morning_reminder(token_line: str, market_day: datetime) -> Message:
@@ -106,4 +99,4 @@ def morning_reminder(token_line: str, market_day: datetime) -> Message:
     means = "Orders and IP changes fail until someone logs in (market opens 09:15 IST)."
     todo = "What to do: `/staticip login` (or the *Log in* button on the bot's Home tab)."
     text = f"{what} {means} {todo}".replace("*", "")
-    return text, [_section(what), _section(means), _context(todo)]
+    return bk.text_and_blocks(text, [bk.section(what), bk.section(means), bk.context(todo)])

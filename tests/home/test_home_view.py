@@ -15,7 +15,7 @@ from bot.home.blocks import (
 )
 from bot.ist import IST
 from bot.login.tokens import TokenStatus
-from bot.slack.limits import VIEW_BLOCKS, check_view
+from bot.slack.blocks import VIEW_BLOCKS, validate_view
 from bot.store.models import AuditEntry, ChangeRequest
 from bot.store.request_states import RequestState
 from bot.upstox import StaticIps
@@ -66,7 +66,7 @@ def _blob(view: dict[str, object]) -> str:
 
 def test_empty_state_renders_within_limits_and_offers_both_actions() -> None:
     view = build_home_view(HomeData(now=NOW, account="acct", token=TokenStatus("missing")))
-    check_view(view)
+    validate_view(view)
     blocks = view["blocks"]
     assert isinstance(blocks, list) and len(blocks) <= VIEW_BLOCKS
     blob = _blob(view)
@@ -99,7 +99,7 @@ def test_full_state_renders_within_limits() -> None:
         alerts=("drift", "window_reopened:1796000000", "token_dead"),
     )
     view = build_home_view(data)
-    check_view(view)
+    validate_view(view)
     blocks = view["blocks"]
     assert isinstance(blocks, list)
     assert len(blocks) <= VIEW_BLOCKS

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx
 
-from bot.slack.limits import message_problems
+from bot.slack.blocks import validate_message
 from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
 from tests.requests.helpers import (
@@ -124,7 +124,7 @@ def test_history_is_newest_first_paginated_and_ephemeral(
     first_page = answer.text_blob()
     assert "page 1 of 2" in first_page and "newest first" in first_page
     assert "/staticip history 2" in first_page
-    assert message_problems(answer.params) == []
+    validate_message(answer.params)
     lines = [b["text"]["text"] for b in answer.params["blocks"] if b["type"] == "section"]
     assert len(lines) == 10
     assert lines[0].startswith(":wastebasket: *cancelled*")  # the newest event

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from bot.ist import format_ist
-from bot.slack.limits import message_problems, view_problems
+from bot.slack.blocks import validate_message, validate_view
 from bot.upstox.emulator import EmulatorServer
 from tests.conftest import REGISTERED_PRIMARY
 from tests.requests.helpers import (
@@ -71,7 +71,7 @@ def test_card_shows_everything_an_approver_needs(
         "danger",
         request.id,
     )
-    assert message_problems(card.params) == []
+    validate_message(card.params)
     # Stored with where the card is, and audited.
     assert (request.card_channel, request.card_ts) == (CHANNEL, card_ts(fake_slack))
     assert request.reason == "ISP moved us <!channel> & <https://evil.example|click> *now*"
@@ -137,7 +137,7 @@ def test_set_alone_opens_the_form_with_the_trigger_id(
         "secondary",
         "reason",
     ]
-    assert view_problems(view) == []
+    validate_view(view)
 
 
 def test_form_field_errors_come_back_in_the_ack(
@@ -171,7 +171,7 @@ def test_form_submission_posts_the_card_and_shows_the_outcome(
     [request] = all_requests(bot)
     assert updated.params["view_id"] == "VFORM1"
     assert request.id in updated.text_blob() and "is posted for approval" in updated.text_blob()
-    assert view_problems(updated.params["view"]) == []
+    validate_view(updated.params["view"])
     assert len(cards(fake_slack)) == 1
     assert (request.proposed_primary, request.reason) == ("8.8.8.8", "new VPS")
 

@@ -1,9 +1,10 @@
-"""Every show/status message variant, rendered and passed through the Block Kit limits; and
-the limits checker itself, which other builders rely on."""
+"""Every show/status message variant, rendered and passed through the production Block Kit
+validation (`bot.slack.blocks`; the checker itself is tested in tests/slack/test_blocks.py)."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,19 +21,26 @@ from bot.show.service import (
     StatusOverview,
     host_match,
 )
-from bot.slack.limits import (
-    BlockKitLimitError,
-    check_message,
-    check_view,
-    iter_texts,
-    message_problems,
-)
+from bot.slack.blocks import validate_message
 from bot.store.models import ChangeRequest, TokenSource
 from bot.store.request_states import OPEN_STATES, RequestState
 from bot.upstox import StaticIps
 from bot.week_window import change_window
 
 NOW = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)  # Wed 25 Nov 2026, 12:00 IST
+
+
+def iter_texts(payload: Mapping[str, Any]) -> Iterator[str]:
+    """Every string in a payload (text, blocks, nested)."""
+    stack: list[Any] = [payload]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _ips(primary: str | None, secondary: str | None, **extra: Any) -> StaticIps:
@@ -104,7 +112,7 @@ def test_every_show_variant_is_within_the_limits(
     ips_name: str, host: HostIp, requests: tuple[ChangeRequest, ...]
 ) -> None:
     payload = show_message(_show(IPS_VARIANTS[ips_name], host, requests))
-    check_message(payload)
+    validate_message(payload)
     blob = "\n".join(iter_texts(payload))
     assert "203.0.113.10" in blob
     assert ("not set" in blob) == (IPS_VARIANTS[ips_name].secondary_ip is None)
@@ -134,7 +142,7 @@ def test_show_window_texts() -> None:
 )
 def test_every_failure_variant_is_within_the_limits_and_escaped(failure: ShowFailure) -> None:
     payload = show_failure_message(failure)
-    check_message(payload)
+    validate_message(payload)
     assert "<!here>" not in str(payload)
 
 
@@ -168,7 +176,7 @@ def test_every_status_variant_is_within_the_limits(
         requesters=(),
     )
     payload = status_message(view)
-    check_message(payload)
+    validate_message(payload)
     blob = str(payload)
     assert "<x>" not in blob and "<&>" not in blob
     if count > 10:
@@ -196,187 +204,12 @@ def test_outside_text_never_breaks_the_limits_or_the_markup(
     host = host_match(ips, host_ip, configured=True)
     request = _request(reason=reason, requester=requester)
     payload = show_message(_show(ips, host, (request,)))
-    check_message(payload)
+    validate_message(payload)
     status = status_message(
         StatusOverview(NOW, TOKENS[0], None, (request,), "CAPPROVALS", ("UAPPROVER1",), ())
     )
-    check_message(status)
+    validate_message(status)
     for text in iter_texts({"a": payload, "b": status}):
         # Only our own markup may open a "<": mentions and the channel link.
         for fragment in text.split("<")[1:]:
             assert fragment.startswith(("@U", "@W", "#C", "!subteam^S")), text
-
-
-# -- the checker itself ----------------------------------------------------------------
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _button(**overrides: Any) -> dict[str, Any]:
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": "Approve"},
-        "action_id": "approve",
-        "value": "approval:1",
-        **overrides,
-    }
-
-
-VALID = {"text": "fallback", "blocks": [_section("hello")]}
-
-
-def test_a_valid_message_passes() -> None:
-    check_message(VALID)
-    assert message_problems(VALID) == []
-
-
-@pytest.mark.parametrize(
-    ("payload", "problem"),
-    [
-        ({"blocks": [_section("x")]}, "fallback"),
-        ({"text": " ", "blocks": []}, "fallback"),
-        ({"text": "t", "blocks": [_section("x")] * 51}, "51 blocks (max 50)"),
-        ({"text": "t", "blocks": [_section("x" * 3001)]}, "3001 chars (max 3000)"),
-        ({"text": "t", "blocks": [_section("")]}, "empty text"),
-        ({"text": "t", "blocks": [{"type": "section"}]}, "needs text or fields"),
-        (
-            {
-                "text": "t",
-                "blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}],
-            },
-            "11 fields (max 10)",
-        ),
-        (
-            {
-                "text": "t",
-                "blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2001}]}],
-            },
-            "2001 chars (max 2000)",
-        ),
-        (
-            {
-                "text": "t",
-                "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}],
-            },
-            "151 chars (max 150)",
-        ),
-        (
-            {"text": "t", "blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "h"}}]},
-            "plain_text",
-        ),
-        (
-            {
-                "text": "t",
-                "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
-            },
-            "11 elements",
-        ),
-        (
-            {
-                "text": "t",
-                "blocks": [
-                    {
-                        "type": "actions",
-                        "elements": [_button(text={"type": "plain_text", "text": "b" * 76})],
-                    }
-                ],
-            },
-            "76 chars (max 75)",
-        ),
-        (
-            {"text": "t", "blocks": [{"type": "actions", "elements": [_button(value="v" * 2001)]}]},
-            "value is 2001 chars",
-        ),
-        (
-            {
-                "text": "t",
-                "blocks": [
-                    {"type": "actions", "elements": [_button(url="https://x/" + "u" * 3000)]}
-                ],
-            },
-            "url is 3010 chars",
-        ),
-        (
-            {
-                "text": "t",
-                "blocks": [{"type": "actions", "elements": [_button(action_id="a" * 256)]}],
-            },
-            "action_id is 256 chars",
-        ),
-        (
-            {"text": "t", "blocks": [{**_section("x"), "block_id": "b" * 256}]},
-            "block_id is 256 chars",
-        ),
-        (
-            {"text": "t", "blocks": [{"type": "actions", "elements": [_button(), _button()]}]},
-            "unique",
-        ),
-        (
-            {"text": "t", "blocks": [{"type": "actions", "elements": [_button(style="green")]}]},
-            "style",
-        ),
-        (
-            {
-                "text": "t",
-                "blocks": [
-                    {
-                        "type": "actions",
-                        "elements": [
-                            _button(
-                                confirm={
-                                    "title": {"type": "plain_text", "text": "t"},
-                                    "text": {"type": "plain_text", "text": "x" * 301},
-                                    "confirm": {"type": "plain_text", "text": "Yes"},
-                                    "deny": {"type": "plain_text", "text": "No"},
-                                }
-                            )
-                        ],
-                    }
-                ],
-            },
-            "301 chars (max 300)",
-        ),
-        ({"text": "t", "blocks": [{"type": "carousel"}]}, "unknown block type"),
-    ],
-)
-def test_the_checker_catches_each_limit(payload: dict[str, Any], problem: str) -> None:
-    with pytest.raises(BlockKitLimitError) as caught:
-        check_message(payload)
-    assert any(problem in p for p in caught.value.problems), caught.value.problems
-
-
-def _modal(**overrides: Any) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "title": {"type": "plain_text", "text": "Change static IPs"},
-        "submit": {"type": "plain_text", "text": "Request"},
-        "blocks": [_section("x")],
-        **overrides,
-    }
-
-
-def test_views() -> None:
-    check_view(_modal())
-    check_view({"type": "home", "blocks": [_section("x")] * 100})
-    cases = [
-        (_modal(title={"type": "plain_text", "text": "t" * 25}), "25 chars (max 24)"),
-        (_modal(close={"type": "plain_text", "text": "c" * 25}), "25 chars (max 24)"),
-        (_modal(private_metadata="m" * 3001), "private_metadata"),
-        (_modal(callback_id="c" * 256), "callback_id"),
-        (_modal(blocks=[_section("x")] * 101), "101 blocks (max 100)"),
-        ({"type": "modal", "blocks": [_section("x")]}, "needs a title"),
-        ({"type": "dialog", "blocks": [_section("x")]}, "modal or home"),
-    ]
-    for view, problem in cases:
-        with pytest.raises(BlockKitLimitError) as caught:
-            check_view(view)
-        assert any(problem in p for p in caught.value.problems), (problem, caught.value)
-
-
-def test_slack_sdk_rules_are_applied_too() -> None:
-    # An image block without alt_text passes our own table but not slack_sdk's model.
-    payload = {"text": "t", "blocks": [{"type": "image", "image_url": "https://x/y.png"}]}
-    problems = message_problems(payload)
-    assert problems and "slack_sdk" in problems[0]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.ist import IST, format_ist
-from bot.slack.limits import check_message
+from bot.slack.blocks import validate_message
 from bot.store.models import TokenState
 from bot.upstox.emulator import EmulatorServer, Fault
 from tests.conftest import REGISTERED_PRIMARY
@@ -26,7 +26,7 @@ PUT_IPS = "PUT /v2/user/ip"
 
 def _assert_valid_answer(params: dict[str, object]) -> None:
     assert params["response_type"] == "ephemeral"
-    check_message(params)
+    validate_message(params)
 
 
 def test_show_lists_both_ips_their_change_times_and_the_next_window_in_ist(

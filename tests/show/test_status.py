@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from bot.ist import format_ist, next_token_expiry
-from bot.slack.limits import check_message
+from bot.slack.blocks import validate_message
 from bot.store.models import TokenState
 from bot.upstox.emulator import EmulatorServer
 from tests.conftest import REGISTERED_PRIMARY
@@ -31,7 +31,7 @@ def test_status_with_a_valid_token_shows_expiry_and_the_configured_people(
 ) -> None:
     answer = ask(bot, http, fake_slack, "status", key="status")
 
-    check_message(answer.call.params)
+    validate_message(answer.call.params)
     blob = answer.blob
     expiry = next_token_expiry(clock())
     assert f"logged in, valid until {format_ist(expiry)}" in blob
@@ -145,7 +145,7 @@ def test_status_lists_open_requests(
 
     answer = ask(bot, http, fake_slack, "status", key="open")
 
-    check_message(answer.call.params)
+    validate_message(answer.call.params)
     blob = answer.blob
     assert f"`{created.id}` *pending*, by <@UREQ1>" in blob
     assert "primary `203.0.113.50`, secondary `203.0.113.51`" in blob
