@@ -78,3 +78,20 @@ async def test_a_read_begun_before_a_change_is_never_shared_after_it(
     assert not stale.done()  # still hanging on the pre-change read
     stale.cancel()
     emulator.state.hangs.release_all()
+
+
+async def test_a_recent_read_serves_the_home_but_never_one_from_before_a_change(
+    runtime: Bot, emulator: EmulatorServer
+) -> None:
+    first = await runtime.gateway.static_ips()
+    assert await runtime.gateway.static_ips(max_age=60) == first
+    assert len(emulator.state.calls_to(GET_IPS)) == 1  # the recent read was reused
+    assert runtime.gateway.last_read is not None and runtime.gateway.last_read[0] == first
+
+    await runtime.gateway.update_static_ips("203.0.113.7", None)
+    fresh_token = emulator.state.issue_token().value
+    await runtime.tokens.store(SecretStr(fresh_token), user_id=None, via=TokenSource.OAUTH)
+    after = await runtime.gateway.static_ips(max_age=60)
+
+    assert after.primary_ip == "203.0.113.7"
+    assert len(emulator.state.calls_to(GET_IPS)) == 2

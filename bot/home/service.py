@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import OrderedDict
 from datetime import datetime, timedelta
 
@@ -29,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_VIEWERS = 50
 RECENT = timedelta(hours=12)
+# Slack fires app_home_opened on every open: a read this recent is good enough for it.
 IPS_MAX_AGE_S = 60.0
 MAX_PERMALINKS = 500
 
@@ -54,9 +54,6 @@ class HomePublisher:
         self._clock = clock
         self._viewers: OrderedDict[str, datetime] = OrderedDict()
         self._permalinks: OrderedDict[tuple[str, str], str] = OrderedDict()
-        self._ips: StaticIps | None = None
-        self._ips_as_of: datetime | None = None
-        self._ips_read_at = 0.0  # monotonic
         self._task: asyncio.Task[None] | None = None
         self._again = False
 
@@ -87,9 +84,8 @@ class HomePublisher:
         viewers = self.recent_viewers()
         if not viewers:
             return
-        self._ips_read_at = 0.0  # state changed: read Upstox again, once for everyone
         try:
-            data = await self.gather()
+            data = await self.gather(max_age=0.0)  # state changed: read Upstox again, once
         except Exception:
             log.exception("App Home refresh failed")
             return
@@ -132,10 +128,10 @@ class HomePublisher:
 
     # Facts -----------------------------------------------------------------------------
 
-    async def gather(self) -> HomeData:
+    async def gather(self, *, max_age: float = IPS_MAX_AGE_S) -> HomeData:
         account = self._account
         token = await self._tokens.status()
-        ips, problem = await self._registered_ips(token.health == "valid")
+        ips, as_of, problem = await self._registered_ips(token.health == "valid", max_age)
         now = self._clock()
         window = None
         if ips is not None:
@@ -153,7 +149,7 @@ class HomePublisher:
             account=account,
             token=token,
             ips=ips,
-            ips_as_of=self._ips_as_of if problem else None,
+            ips_as_of=as_of,
             ips_problem=problem,
             window=window,
             open_requests=open_requests,
@@ -161,21 +157,20 @@ class HomePublisher:
             alerts=alerts,
         )
 
-    async def _registered_ips(self, logged_in: bool) -> tuple[StaticIps | None, str | None]:
-        fresh = time.monotonic() - self._ips_read_at < IPS_MAX_AGE_S
-        if self._ips is not None and fresh:
-            return self._ips, None
-        if not logged_in:
-            return self._ips, "not logged in to Upstox"
-        try:
-            self._ips = await self._gateway.static_ips()
-        except NotLoggedIn:
-            return self._ips, "not logged in to Upstox"
-        except UpstoxError as error:
-            return self._ips, describe_upstox_error(error)
-        self._ips_read_at = time.monotonic()
-        self._ips_as_of = self._clock()
-        return self._ips, None
+    async def _registered_ips(
+        self, logged_in: bool, max_age: float
+    ) -> tuple[StaticIps | None, datetime | None, str | None]:
+        """(IPs, as of when if they are the last known ones, the problem reading them)."""
+        problem = "not logged in to Upstox"
+        if logged_in:
+            try:
+                return await self._gateway.static_ips(max_age=max_age), None, None
+            except NotLoggedIn:
+                pass
+            except UpstoxError as error:
+                problem = describe_upstox_error(error)
+        last = self._gateway.last_read
+        return (None, None, problem) if last is None else (last[0], last[1], problem)
 
     async def _permalink(self, channel: str | None, ts: str | None) -> str | None:
         if not channel or not ts:

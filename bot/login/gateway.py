@@ -9,6 +9,7 @@ there (`bot.requests.apply`).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
@@ -33,18 +34,39 @@ class UpstoxGateway:
         # change it has seen start or finish (the drift check, the read-back after a PUT).
         self._ips_epoch = 0
         self._shared_read: tuple[int, asyncio.Task[StaticIps]] | None = None
+        # The last successful read: (epoch, monotonic time, clock time, IPs).
+        self._last_read: tuple[int, float, datetime, StaticIps] | None = None
 
-    async def static_ips(self) -> StaticIps:
+    @property
+    def last_read(self) -> tuple[StaticIps, datetime] | None:
+        """The IPs of the last successful read and when it was made (None before any)."""
+        return None if self._last_read is None else (self._last_read[3], self._last_read[2])
+
+    async def static_ips(self, *, max_age: float = 0.0) -> StaticIps:
         """The registered IPs. Concurrent callers share one Upstox read: a channel hammering
         `/staticip show` costs Upstox one call, not fifty (its limit is 50/s per API), and
-        the bot no longer queues them behind the client's connection pool."""
+        the bot no longer queues them behind the client's connection pool.
+
+        `max_age` (seconds) lets a caller that is shown to people repeatedly (the App Home)
+        take the last read if it is that recent — never one made before a change started.
+        """
+        last = self._last_read
+        recent = last is not None and time.monotonic() - last[1] < max_age
+        if recent and last is not None and last[0] == self._ips_epoch:
+            return last[3]
         shared = self._shared_read
         if shared is None or shared[0] != self._ips_epoch or shared[1].done():
-            task = asyncio.create_task(self._call(self.client.get_static_ips))
+            task = asyncio.create_task(self._read_ips(self._ips_epoch))
             task.add_done_callback(_consume_exception)
             shared = self._shared_read = (self._ips_epoch, task)
         # shield: one caller giving up (its deadline) must not cancel the others' read.
         return await asyncio.shield(shared[1])
+
+    async def _read_ips(self, epoch: int) -> StaticIps:
+        ips = await self._call(self.client.get_static_ips)
+        if epoch == self._ips_epoch:
+            self._last_read = (epoch, time.monotonic(), self._clock(), ips)
+        return ips
 
     async def profile(self) -> Profile:
         return await self._call(self.client.get_profile)
