@@ -15,7 +15,8 @@ from bot.web import create_app
 from tests.support.bot_runner import bot_env, settings_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT.parent / "shared" / "schemas" / "slack-manifest" / "manifest.schema.1.0.0.json"
+# Slack's manifest schema (MIT, Slack Technologies), kept in the repository: see its README.
+SCHEMA = ROOT / "tests" / "fixtures" / "slack-manifest" / "manifest.schema.1.0.0.json"
 
 
 def _manifest() -> dict[str, Any]:
