@@ -1,4 +1,5 @@
-# staticip-bot: the same steps as the README's venv install, in a slim image.
+# staticip-bot: the same steps as the README's venv install, in a slim image, with the
+# PostgreSQL driver (the `postgres` extra) so that one image serves SQLite and PostgreSQL.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -14,7 +15,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install .
+    && /opt/venv/bin/pip install '.[postgres]'
 
 ENV PATH=/opt/venv/bin:$PATH \
     HOST=0.0.0.0 \

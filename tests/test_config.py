@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -97,10 +98,15 @@ def test_durations() -> None:
         parse_duration("5 parsecs")
 
 
+def _pythonpath() -> dict[str, str]:
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+
+
 def _run_bot(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot"],
-        env={"PATH": "/usr/bin:/bin", **env},
+        # PYTHONPATH passes through so that a fresh clone's run starts the clone's own bot.
+        env={"PATH": "/usr/bin:/bin", **_pythonpath(), **env},
         cwd=cwd,
         capture_output=True,
         text=True,

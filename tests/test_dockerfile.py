@@ -36,7 +36,7 @@ def test_runs_as_non_root() -> None:
 
 def test_installs_from_pyproject_like_the_readme() -> None:
     runs = " ".join(_all("RUN"))
-    assert "python -m venv" in runs and "pip install ." in runs
+    assert "python -m venv" in runs and "pip install '.[postgres]'" in runs
     assert any("pyproject.toml" in c for c in _all("COPY"))
 
 
