@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
-from bot.upstox.emulation.state import AppConfig
+from bot.upstox.emulator.state import AppConfig
 from tests.support.bot_runner import settings_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
