@@ -6,7 +6,7 @@ answer is cached for a short while so a burst of commands makes one request; a f
 is logged and gives None (never an exception), because a missing public IP must not stop
 the answer it decorates.
 
-    lookup = PublicIpLookup(url, clock=runtime.clock)
+    lookup = PublicIpLookup(url, clock=clock)
     ip = await lookup.current()      # "203.0.113.7", normalised, or None
 """
 

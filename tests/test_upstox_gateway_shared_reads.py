@@ -19,7 +19,7 @@ GET_IPS = "GET /v2/user/ip"
 
 
 @pytest.fixture
-async def runtime(env: dict[str, str], clock: Clock) -> AsyncIterator[Bot]:
+async def services(env: dict[str, str], clock: Clock) -> AsyncIterator[Bot]:
     started = build(settings_from_env(env), clock=clock)
     await started.start()
     yield started
@@ -34,24 +34,24 @@ async def _until(predicate: object, timeout: float = 5.0) -> None:
 
 
 async def test_simultaneous_reads_cost_upstox_one_call(
-    runtime: Bot, emulator: EmulatorServer
+    services: Bot, emulator: EmulatorServer
 ) -> None:
     emulator.state.latency = 0.3
-    results = await asyncio.gather(*(runtime.gateway.static_ips() for _ in range(20)))
+    results = await asyncio.gather(*(services.gateway.static_ips() for _ in range(20)))
 
     assert {r.primary_ip for r in results} == {REGISTERED_PRIMARY}
     assert len(emulator.state.calls_to(GET_IPS)) == 1
     # Sharing is only for reads in flight together: the next one asks Upstox again.
-    await runtime.gateway.static_ips()
+    await services.gateway.static_ips()
     assert len(emulator.state.calls_to(GET_IPS)) == 2
 
 
 async def test_a_waiter_giving_up_does_not_cancel_the_others_read(
-    runtime: Bot, emulator: EmulatorServer
+    services: Bot, emulator: EmulatorServer
 ) -> None:
     emulator.state.latency = 0.3
-    impatient = asyncio.create_task(runtime.gateway.static_ips())
-    patient = asyncio.create_task(runtime.gateway.static_ips())
+    impatient = asyncio.create_task(services.gateway.static_ips())
+    patient = asyncio.create_task(services.gateway.static_ips())
     await _until(lambda: emulator.state.calls_to(GET_IPS))
     impatient.cancel()
 
@@ -61,17 +61,17 @@ async def test_a_waiter_giving_up_does_not_cancel_the_others_read(
 
 
 async def test_a_read_begun_before_a_change_is_never_shared_after_it(
-    runtime: Bot, emulator: EmulatorServer
+    services: Bot, emulator: EmulatorServer
 ) -> None:
     emulator.state.add_fault(Fault(route=GET_IPS, kind="timeout", hang_seconds=5))
-    stale = asyncio.create_task(runtime.gateway.static_ips())
+    stale = asyncio.create_task(services.gateway.static_ips())
     await _until(lambda: emulator.state.calls_to(GET_IPS))
 
-    await runtime.gateway.update_static_ips("203.0.113.7", None)
+    await services.gateway.update_static_ips("203.0.113.7", None)
     # Upstox logged every session out; log in again, as after any change.
     fresh_token = emulator.state.issue_token().value
-    await runtime.tokens.store(SecretStr(fresh_token), user_id=None, via=TokenSource.OAUTH)
-    after = await asyncio.wait_for(runtime.gateway.static_ips(), 3)
+    await services.tokens.store(SecretStr(fresh_token), user_id=None, via=TokenSource.OAUTH)
+    after = await asyncio.wait_for(services.gateway.static_ips(), 3)
 
     assert after.primary_ip == "203.0.113.7"
     assert len(emulator.state.calls_to(GET_IPS)) == 2
@@ -81,17 +81,17 @@ async def test_a_read_begun_before_a_change_is_never_shared_after_it(
 
 
 async def test_a_recent_read_serves_the_home_but_never_one_from_before_a_change(
-    runtime: Bot, emulator: EmulatorServer
+    services: Bot, emulator: EmulatorServer
 ) -> None:
-    first = await runtime.gateway.static_ips()
-    assert await runtime.gateway.static_ips(max_age=60) == first
+    first = await services.gateway.static_ips()
+    assert await services.gateway.static_ips(max_age=60) == first
     assert len(emulator.state.calls_to(GET_IPS)) == 1  # the recent read was reused
-    assert runtime.gateway.last_read is not None and runtime.gateway.last_read[0] == first
+    assert services.gateway.last_read is not None and services.gateway.last_read[0] == first
 
-    await runtime.gateway.update_static_ips("203.0.113.7", None)
+    await services.gateway.update_static_ips("203.0.113.7", None)
     fresh_token = emulator.state.issue_token().value
-    await runtime.tokens.store(SecretStr(fresh_token), user_id=None, via=TokenSource.OAUTH)
-    after = await runtime.gateway.static_ips(max_age=60)
+    await services.tokens.store(SecretStr(fresh_token), user_id=None, via=TokenSource.OAUTH)
+    after = await services.gateway.static_ips(max_age=60)
 
     assert after.primary_ip == "203.0.113.7"
     assert len(emulator.state.calls_to(GET_IPS)) == 2

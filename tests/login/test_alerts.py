@@ -41,21 +41,21 @@ def test_a_401_is_recorded_by_the_read_alerted_once_by_the_watcher_and_cleared_b
     upstox_token: str,
     logs: pytest.LogCaptureFixture,
 ) -> None:
-    runtime = login_bot.services
-    account = runtime.settings.account
+    services = login_bot.services
+    account = services.settings.account
     emulator.state.tokens[upstox_token].revoked_at = emulator.state.now()
 
     # A read finds the token dead: it is recorded, and nothing is said in the channel.
     with pytest.raises(UpstoxTokenInvalid):
-        login_bot.run(runtime.gateway.static_ips())
+        login_bot.run(services.gateway.static_ips())
     assert emulator.state.calls_to("GET /v2/user/ip")[-1].status == 401
-    stored = login_bot.run(runtime.db.tokens.get(account))
+    stored = login_bot.run(services.db.tokens.get(account))
     assert stored is not None and stored.state is TokenState.INVALIDATED
     assert dead_alerts(fake_slack) == []
 
     # The watcher posts the alert, once however often it runs.
     for _ in range(3):
-        assert login_bot.run(runtime.scheduler.run_now("token_check"))
+        assert login_bot.run(services.scheduler.run_now("token_check"))
     [alert] = dead_alerts(fake_slack)
     text = alert.text_blob()
     assert "Upstox rejected the token (401)" in text
@@ -72,17 +72,17 @@ def test_a_401_is_recorded_by_the_read_alerted_once_by_the_watcher_and_cleared_b
     [confirmation] = confirmations(fake_slack)
     assert "Logged in to Upstox as EMU001" in confirmation.params["text"]
     assert "alert's login link" in confirmation.params["text"]
-    assert login_bot.run(runtime.alerts.is_active("token_dead")) is False
+    assert login_bot.run(services.alerts.is_active("token_dead")) is False
     new_token = stored_token(login_bot)
     assert new_token is not None
-    assert login_bot.run(runtime.gateway.static_ips()).primary_ip == "122.181.101.247"
+    assert login_bot.run(services.gateway.static_ips()).primary_ip == "122.181.101.247"
 
     # The next outage gets its own alert, again from the watcher.
     emulator.state.tokens[new_token].revoked_at = emulator.state.now()
     with pytest.raises(UpstoxTokenInvalid):
-        login_bot.run(runtime.gateway.static_ips())
+        login_bot.run(services.gateway.static_ips())
     assert len(dead_alerts(fake_slack)) == 1
-    assert login_bot.run(runtime.scheduler.run_now("token_check"))
+    assert login_bot.run(services.scheduler.run_now("token_check"))
     assert len(dead_alerts(fake_slack)) == 2
     assert_never_leaked([upstox_token, new_token], logs, fake_slack)
 
@@ -125,9 +125,9 @@ def test_show_and_status_with_a_just_expired_token_post_nothing_the_watcher_post
     http: httpx.Client,
     clock: MutableClock,
 ) -> None:
-    runtime = login_bot.services
-    assert login_bot.run(runtime.tokens.status()).health == "valid"
-    stored = login_bot.run(runtime.db.tokens.get(runtime.settings.account))
+    services = login_bot.services
+    assert login_bot.run(services.tokens.status()).health == "valid"
+    stored = login_bot.run(services.db.tokens.get(services.settings.account))
     assert stored is not None
     clock.set(stored.expires_at + timedelta(minutes=1))  # just past 03:30 IST
     posts_before = len(fake_slack.calls_to("chat.postMessage"))
@@ -139,15 +139,15 @@ def test_show_and_status_with_a_just_expired_token_post_nothing_the_watcher_post
     assert "/staticip login" in shown.text_blob()
     assert emulator.state.calls_to("GET /v2/user/ip") == []
     assert len(fake_slack.calls_to("chat.postMessage")) == posts_before  # reads never post
-    assert login_bot.run(runtime.tokens.status()).health == "expired"  # but it is recorded
+    assert login_bot.run(services.tokens.status()).health == "expired"  # but it is recorded
 
-    assert login_bot.run(runtime.scheduler.run_now("token_check"))
-    assert login_bot.run(runtime.scheduler.run_now("token_check_0331"))
+    assert login_bot.run(services.scheduler.run_now("token_check"))
+    assert login_bot.run(services.scheduler.run_now("token_check_0331"))
     [alert] = dead_alerts(fake_slack)
     assert "expired (tokens end daily at 03:30 IST)" in alert.text_blob()
     login_url(alert)
     with pytest.raises(NotLoggedIn):
-        login_bot.run(runtime.gateway.static_ips())
+        login_bot.run(services.gateway.static_ips())
     assert emulator.state.calls_to("GET /v2/user/ip") == []
     assert len(dead_alerts(fake_slack)) == 1
 
@@ -163,25 +163,25 @@ def test_rotated_secret_key_means_log_in_again_not_a_crash(
     first.stop()
 
     bot = make_bot(BOT_SECRET_KEY=OTHER_SECRET_KEY)
-    runtime = bot.services
+    services = bot.services
 
-    status = bot.run(runtime.tokens.status())
+    status = bot.run(services.tokens.status())
     assert status.health == "unreadable"
     assert "BOT_SECRET_KEY" in status.describe()
     with pytest.raises(NotLoggedIn) as refused:
-        bot.run(runtime.tokens.usable())
+        bot.run(services.tokens.usable())
     assert "/staticip login" in refused.value.user_message
     [alert] = dead_alerts(fake_slack)
     assert "cannot be decrypted" in alert.text_blob()
-    assert bot.run(runtime.db.tokens.get(runtime.settings.account)) is not None
+    assert bot.run(services.db.tokens.get(services.settings.account)) is not None
 
     # Logging in again replaces the unreadable token with one under the new key.
     url = login_url(slash(http, bot, fake_slack, "login", key="login"))
     assert http.get(url, follow_redirects=True).status_code == 200
-    assert bot.run(runtime.tokens.status()).health == "valid"
-    assert bot.run(runtime.gateway.static_ips()).primary_ip == "122.181.101.247"
+    assert bot.run(services.tokens.status()).health == "valid"
+    assert bot.run(services.gateway.static_ips()).primary_ip == "122.181.101.247"
     assert len(confirmations(fake_slack)) == 1
-    assert bot.run(runtime.alerts.is_active("token_dead")) is False
+    assert bot.run(services.alerts.is_active("token_dead")) is False
 
 
 def test_database_file_holds_no_token_in_plain_text(

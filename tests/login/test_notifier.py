@@ -23,8 +23,8 @@ from tests.support.fake_slack import FakeSlack
 
 
 def outstanding(bot: InProcessBot) -> int:
-    runtime = bot.services
-    return len(bot.run(runtime.db.token_requests.outstanding(runtime.settings.account)))
+    services = bot.services
+    return len(bot.run(services.db.token_requests.outstanding(services.settings.account)))
 
 
 def notify(http: httpx.Client, bot: InProcessBot, payload: Any) -> httpx.Response:
@@ -68,8 +68,8 @@ def test_phone_approval_end_to_end(
     assert stored_token(login_bot) == new_token
     # The token was checked with a profile call before it was stored.
     assert [c.status for c in emulator.state.calls_to(PROFILE)] == [200]
-    runtime = login_bot.services
-    stored = login_bot.run(runtime.db.tokens.get(runtime.settings.account))
+    services = login_bot.services
+    stored = login_bot.run(services.db.tokens.get(services.settings.account))
     assert stored is not None and stored.obtained_via is TokenSource.NOTIFIER
     assert outstanding(login_bot) == 0
     [confirmation] = confirmations(fake_slack)

@@ -78,8 +78,8 @@ def test_login_link_to_new_token_end_to_end(
     new_token = stored_token(login_bot)
     assert new_token is not None and new_token != upstox_token
     assert emulator.state.tokens[new_token].source == "oauth"
-    runtime = login_bot.services
-    stored = login_bot.run(runtime.db.tokens.get(runtime.settings.account))
+    services = login_bot.services
+    stored = login_bot.run(services.db.tokens.get(services.settings.account))
     assert stored is not None
     assert (stored.state, stored.obtained_via, stored.user_id) == (
         TokenState.VALID,
@@ -87,7 +87,7 @@ def test_login_link_to_new_token_end_to_end(
         "EMU001",
     )
     # Upstox calls work again, with the new token.
-    ips = login_bot.run(runtime.gateway.static_ips())
+    ips = login_bot.run(services.gateway.static_ips())
     assert ips.primary_ip == "122.181.101.247"
     assert emulator.state.calls_to("GET /v2/user/ip")[-1].status == 200
     shown = slash(http, login_bot, fake_slack, "show", key="show")
@@ -168,16 +168,16 @@ def test_expired_state_is_refused_without_exchange(
 def test_unknown_and_cross_account_states_are_refused_without_exchange(
     login_bot: InProcessBot, fake_slack: FakeSlack, emulator: EmulatorServer, http: httpx.Client
 ) -> None:
-    runtime = login_bot.services
-    ours = runtime.links.signer
+    services = login_bot.services
+    ours = services.links.signer
     theirs = StateSigner(SecretStr(BOT_SECRET_KEY), ACCOUNT_OF_ANOTHER_BOT)
     # A state another bot (same database and key, other Upstox app) issued, signed by it...
     foreign = login_bot.run(
-        runtime.db.oauth_states.create(ACCOUNT_OF_ANOTHER_BOT, "UREQUESTER", ttl=LINK_TTL)
+        services.db.oauth_states.create(ACCOUNT_OF_ANOTHER_BOT, "UREQUESTER", ttl=LINK_TTL)
     )
     # ...and one for that account with a signature that claims ours.
     foreign_row = login_bot.run(
-        runtime.db.oauth_states.create(ACCOUNT_OF_ANOTHER_BOT, "UREQUESTER", ttl=LINK_TTL)
+        services.db.oauth_states.create(ACCOUNT_OF_ANOTHER_BOT, "UREQUESTER", ttl=LINK_TTL)
     )
     states = {
         "signed for another account": theirs.sign(foreign.nonce, "UREQUESTER"),
@@ -197,7 +197,9 @@ def test_unknown_and_cross_account_states_are_refused_without_exchange(
     assert exchanges(emulator) == 0
     assert stored_token(login_bot) == token_before
     # The other account's own (correctly signed) state was not consumed by the attempt.
-    still_there = login_bot.run(runtime.db.oauth_states.consume(foreign.nonce, now=runtime.clock()))
+    still_there = login_bot.run(
+        services.db.oauth_states.consume(foreign.nonce, now=services.clock())
+    )
     assert still_there is not None
 
 
@@ -229,10 +231,10 @@ def test_upstox_error_redirect_gets_a_clear_escaped_page_and_burns_the_state(
 def test_login_as_a_different_upstox_user_is_refused(
     login_bot: InProcessBot, fake_slack: FakeSlack, emulator: EmulatorServer, http: httpx.Client
 ) -> None:
-    runtime = login_bot.services
+    services = login_bot.services
     # The bot last held a token of user OTHER01; Upstox now logs in EMU001.
     login_bot.run(
-        runtime.tokens.store(
+        services.tokens.store(
             SecretStr("an-older-token-of-other01"),
             user_id="OTHER01",
             via=TokenSource.OAUTH,

@@ -305,10 +305,10 @@ def test_a_failed_response_url_post_is_logged(
 def test_the_show_answer_shows_an_open_request(
     bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, clock: MutableClock
 ) -> None:
-    runtime = bot.services
+    services = bot.services
     created = bot.run(
-        runtime.db.requests.create(
-            account=runtime.settings.account,
+        services.db.requests.create(
+            account=services.settings.account,
             requester_id="UREQ1",
             reason="new colo box",
             current_primary=REGISTERED_PRIMARY,

@@ -127,11 +127,11 @@ def test_status_when_the_stored_token_cannot_be_decrypted(
 def test_status_lists_open_requests(
     bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, clock: MutableClock
 ) -> None:
-    runtime = bot.services
+    services = bot.services
     expires = clock() + timedelta(hours=24)
     created = bot.run(
-        runtime.db.requests.create(
-            account=runtime.settings.account,
+        services.db.requests.create(
+            account=services.settings.account,
             requester_id="UREQ1",
             reason="moving to the <new> colo & DR",
             current_primary=REGISTERED_PRIMARY,
