@@ -313,8 +313,7 @@ def cross_field_problems(
         )
     if not _is_set(slack_app_token) and not _is_set(slack_signing_secret):
         problems.append(
-            "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN "
-            "for Socket Mode)"
+            "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
         )
     postgres = str(database_url or "").startswith(("postgres://", "postgresql"))
     if postgres and not _is_set(bot_secret_key):
