@@ -22,6 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
 from bot.config import Settings
 from bot.home import listeners as home_listeners
 from bot.home.service import HomePublisher
@@ -218,7 +219,11 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         settings.database_url, clock=clock, secret_key=secret_key.get_secret_value()
     )
     slack = make_slack_client(settings)
-    upstox = UpstoxClient(settings.upstox_base, timeout=settings.upstox_timeout.total_seconds())
+    upstox = UpstoxClient(
+        settings.upstox_base,
+        timeout=settings.upstox_timeout.total_seconds(),
+        observe=metrics.upstox_call,
+    )
     channel = SlackChannel(slack, settings.slack_approval_channel)
     # This host's public IP (None when PUBLIC_IP_URL is unset): show and drift alerts.
     public_ip = PublicIpLookup(

@@ -13,6 +13,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot import metrics
 from bot.app import build
 from bot.config import Settings
 from bot.ist import Clock, system_clock
@@ -95,6 +96,20 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             return await slack_handler.handle(request)
 
     add_upstox_routes(app, bot.login)
+
+    if settings.metrics_enabled:
+
+        @app.get("/metrics")
+        async def metrics_route() -> Response:
+            token = await bot.tokens.status()
+            active = await bot.db.alerts.list_active()
+            body, content_type = metrics.render(
+                account=settings.account,
+                token_state=token.health,
+                alerts_active=len(active),
+                now=bot.clock(),
+            )
+            return Response(body, media_type=content_type)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

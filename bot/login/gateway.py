@@ -15,9 +15,11 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
+from bot import metrics
 from bot.ist import Clock
 from bot.login.tokens import TokenService, UsableToken
 from bot.upstox import Profile, StaticIps, StaticIpUpdateResult, UpstoxClient, UpstoxTokenInvalid
+from bot.week_window import change_window
 
 T = TypeVar("T")
 
@@ -40,11 +42,22 @@ class UpstoxGateway:
         the bot no longer queues them behind the client's connection pool."""
         shared = self._shared_read
         if shared is None or shared[0] != self._ips_epoch or shared[1].done():
-            task = asyncio.create_task(self._call(self.client.get_static_ips))
+            task = asyncio.create_task(self._read_ips())
             task.add_done_callback(_consume_exception)
             shared = self._shared_read = (self._ips_epoch, task)
         # shield: one caller giving up (its deadline) must not cancel the others' read.
         return await asyncio.shield(shared[1])
+
+    async def _read_ips(self) -> StaticIps:
+        ips = await self._call(self.client.get_static_ips)
+        self._record_window(ips)
+        return ips
+
+    def _record_window(self, ips: StaticIps) -> None:
+        window = change_window(
+            ips.primary_ip_updated_at, ips.secondary_ip_updated_at, self._clock()
+        )
+        metrics.change_window(None if window.allowed else window.next_allowed_at)
 
     async def profile(self) -> Profile:
         return await self._call(self.client.get_profile)
@@ -60,7 +73,9 @@ class UpstoxGateway:
 
         self._ips_epoch += 1
         try:
-            return await self._with_token(token, put)
+            result = await self._with_token(token, put)
+            self._record_window(result)
+            return result
         finally:
             self._ips_epoch += 1
 
