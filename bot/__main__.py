@@ -61,7 +61,7 @@ def serve() -> int:
         settings = load_settings()
     except SettingsError as error:
         return _refuse(error)
-    configure_logging(settings.log_level, settings.secret_values())
+    configure_logging(settings.log_level, settings.secret_values(), fmt=settings.log_format)
 
     from bot.web import create_app  # imported late: start-up errors above stay cheap
 

@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535)
     log_level: str = "INFO"
+    log_format: str = "text"
+    metrics_enabled: bool = False
 
     slack_bot_token: SecretStr
     slack_signing_secret: SecretStr | None = None
@@ -222,6 +224,14 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("must be sqlite:///path/to/file.db or postgresql://user@host/db")
         return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in {"text", "json"}:
+            raise ValueError("must be text or json")
+        return fmt
 
     @field_validator("log_level")
     @classmethod
