@@ -55,6 +55,8 @@ class FakeSlack:
         self.token_error: str | None = None
         # Channels the bot is not a member of (conversations.info answers is_member false).
         self.not_member_of: set[str] = set()
+        # What apps.connections.open answers (a FakeSocketMode's ws:// URL), for Socket Mode.
+        self.socket_mode_url: str | None = None
         self._failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
@@ -186,6 +188,10 @@ class FakeSlack:
         if call.method in ("views.open", "views.update", "views.publish", "views.push"):
             view = p.get("view") if isinstance(p.get("view"), dict) else {}
             return {"ok": True, "view": {"id": "V0FAKE", "hash": "h1", **view}}
+        if call.method == "apps.connections.open":
+            if self.socket_mode_url is None:
+                return {"ok": False, "error": "not_allowed_token_type"}
+            return {"ok": True, "url": self.socket_mode_url}
         if call.method == "conversations.info":
             return {
                 "ok": True,
