@@ -164,3 +164,15 @@ def test_a_rotated_connection_is_reopened_and_nothing_is_lost(
     fake_slack.wait_for_response("st-1")
     assert len(emulator.state.calls_to(PUT)) == 1
     assert set(socket.acks) >= {before, clicked, after}
+
+
+def test_an_envelope_whose_ack_was_lost_in_a_reconnect_is_answered_on_redelivery(
+    socket_bot: InProcessBot, socket: FakeSocketMode, fake_slack: FakeSlack
+) -> None:
+    # The connection is rotated right behind the envelope, so its ack (if any) is lost;
+    # Slack then delivers it again on the new connection.
+    lost = socket.send("slash_commands", _slash(fake_slack, "status", "lost-1"), then_drop=True)
+    socket.wait_connected(2)
+    socket.redeliver_unacked()
+    assert socket.wait_ack(lost)["envelope_id"] == lost
+    assert "Upstox" in fake_slack.wait_for_response("lost-1").text_blob()

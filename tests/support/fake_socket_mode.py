@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 class FakeSocketMode:
     def __init__(self) -> None:
         self.acks: dict[str, dict[str, Any]] = {}
+        self.sent: dict[str, dict[str, Any]] = {}
         self.connections = 0
         self.tokens: list[str | None] = []
         self._ids = itertools.count(1)
@@ -106,8 +107,11 @@ class FakeSocketMode:
     def wait_connected(self, connections: int = 1, timeout: float = 10.0) -> None:
         self._wait(lambda: self.connections >= connections and self._current is not None, timeout)
 
-    def send(self, kind: str, payload: dict[str, Any], **extra: Any) -> str:
-        """Deliver one envelope (`slash_commands`, `interactive`, `events_api`)."""
+    def send(
+        self, kind: str, payload: dict[str, Any], *, then_drop: bool = False, **extra: Any
+    ) -> str:
+        """Deliver one envelope (`slash_commands`, `interactive`, `events_api`).
+        `then_drop`: rotate the connection right behind it, so its ack is likely lost."""
         envelope_id = f"env-{next(self._ids)}"
         envelope = {
             "envelope_id": envelope_id,
@@ -118,12 +122,36 @@ class FakeSocketMode:
             "retry_reason": "",
             **extra,
         }
+        self._deliver(envelope, then_drop=then_drop)
+        return envelope_id
+
+    def redeliver_unacked(self) -> list[str]:
+        """What Slack does with an envelope nobody acked: send it again (to the current
+        connection), as a retry."""
+        unacked = [e for i, e in self.sent.items() if i not in self.acks]
+        for envelope in unacked:
+            retry = {
+                **envelope,
+                "retry_attempt": envelope["retry_attempt"] + 1,
+                "retry_reason": "timeout",
+            }
+            self._deliver(retry)
+        return [e["envelope_id"] for e in unacked]
+
+    def _deliver(self, envelope: dict[str, Any], *, then_drop: bool = False) -> None:
         with self._cond:
             ws = self._current
+            self.sent[envelope["envelope_id"]] = envelope
         if ws is None:
             raise AssertionError("no Socket Mode connection to send on")
-        asyncio.run_coroutine_threadsafe(ws.send_json(envelope), self._loop).result(5)
-        return envelope_id
+
+        async def deliver() -> None:
+            await ws.send_json(envelope)
+            if then_drop:
+                await ws.send_json({"type": "disconnect", "reason": "refresh_requested"})
+                await ws.close()
+
+        asyncio.run_coroutine_threadsafe(deliver(), self._loop).result(5)
 
     def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
         self._wait(lambda: envelope_id in self.acks, timeout)
