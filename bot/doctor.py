@@ -1,8 +1,9 @@
 """`staticip-bot check`: the doctor. One line per check, ✓ or ✗ with the fix; exit 0 only
 when every check passes.
 
-It reads and asks, it never changes anything: no message is posted, no token is stored or
-marked dead, the database is not migrated (the server does that at start-up).
+It reads and asks: no message is posted, no token is stored or marked dead, the database
+is not migrated (the server does that at start-up). The one thing `build` may write is the
+key file beside the SQLite database when BOT_SECRET_KEY is unset, as the first start would.
 """
 
 from __future__ import annotations
