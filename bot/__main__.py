@@ -1,17 +1,23 @@
-"""Entry point: `python -m bot` / `staticip-bot` serves the bot; `staticip-bot emulator` runs
-the local Upstox emulator."""
+"""Entry point: `python -m bot` / `staticip-bot` serves the bot; `staticip-bot check` checks
+the whole set-up; `staticip-bot emulator` runs the local Upstox emulator."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from bot.config import SettingsError, load_settings
 from bot.log import configure_logging
+from bot.slack.identity import SlackTokenRejected, SlackUnreachable
+
+if TYPE_CHECKING:
+    from bot.app import Bot
 
 log = logging.getLogger("bot")
 
@@ -33,12 +39,29 @@ def _refuse(error: SettingsError) -> int:
     return 2
 
 
+def _check_slack_token(bot: Bot) -> int:
+    """Fail fast on a token Slack refuses (exit 2, one line); start anyway if Slack cannot be
+    reached (the Upstox side must keep working; `Bot.start` retries in the background)."""
+    try:
+        asyncio.run(bot.identity.verify())
+    except SlackTokenRejected as error:
+        print(
+            f"SLACK_BOT_TOKEN: Slack refused the token ({error.error}): copy the Bot User "
+            "OAuth Token (xoxb-…) from the app's OAuth & Permissions page",
+            file=sys.stderr,
+        )
+        return 2
+    except SlackUnreachable as error:
+        log.warning("Slack is unreachable at start-up (%s): starting anyway", error)
+    return 0
+
+
 def serve() -> int:
     try:
         settings = load_settings()
     except SettingsError as error:
         return _refuse(error)
-    configure_logging(settings.log_level, settings.secret_values())
+    configure_logging(settings.log_level, settings.secret_values(), fmt=settings.log_format)
 
     from bot.web import create_app  # imported late: start-up errors above stay cheap
 
@@ -46,6 +69,9 @@ def serve() -> int:
         app = create_app(settings)  # builds every service (and reads the key file)
     except SettingsError as error:
         return _refuse(error)
+    code = _check_slack_token(app.state.bot)
+    if code:
+        return code
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as error:
@@ -71,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="serve the bot (the default)")
     sub.add_parser("emulator", help="run the local Upstox emulator", add_help=False)
+    sub.add_parser("check", help="check the whole set-up, one line per check (exit 0: all pass)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "emulator":
         from bot.upstox.emulator import main as emulator_main
@@ -78,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         return emulator_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "check":
+        from bot.doctor import main as doctor_main
+
+        return doctor_main()
     return serve()
 
 

@@ -22,6 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
 from bot.config import Settings
 from bot.home import listeners as home_listeners
 from bot.home.service import HomePublisher
@@ -46,6 +47,7 @@ from bot.slack.alerts import Alerts
 from bot.slack.audience import SlackAudience, SlackUserGroups
 from bot.slack.channel import SlackChannel
 from bot.slack.commands import Handler, register_command
+from bot.slack.identity import SlackIdentity, SlackTokenRejected, SlackUnreachable
 from bot.slack.respond import ResponseSession
 from bot.store.database import Database, connect_database
 from bot.upstox import UpstoxClient
@@ -58,9 +60,21 @@ log = logging.getLogger(__name__)
 TOKEN_EXPIRY_CHECK_AT = time(3, 31)
 
 
-def make_slack_client(settings: Settings) -> AsyncWebClient:
+class _DropEnvTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that "you
+    gave `client` as well, `token` will be unused": untrue here, and noise on every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+BOLT_LOGGER = logging.getLogger("bot.slack.bolt")
+BOLT_LOGGER.addFilter(_DropEnvTokenWarning())
+
+
+def make_slack_client(settings: Settings, *, with_token: bool = True) -> AsyncWebClient:
     return AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
+        token=settings.slack_bot_token.get_secret_value() if with_token else None,
         base_url=settings.slack_api_base,
         timeout=10,
         retry_handlers=[
@@ -79,6 +93,7 @@ class Bot:
     clock: Clock
     db: Database
     slack: AsyncWebClient
+    identity: SlackIdentity
     channel: SlackChannel
     upstox: UpstoxClient
     responses: ResponseSession
@@ -109,8 +124,25 @@ class Bot:
         await self.requests.reconcile_soon()
         self._schedule_jobs()
         self.scheduler.start()
+        await self._verify_slack_token()
+
+    async def _verify_slack_token(self) -> None:
+        """`auth.test` once (the server has already refused a rejected token, see
+        `bot.__main__`); when Slack is unreachable, start anyway and retry in the background."""
+        if self.identity.known is not None:
+            return
+        try:
+            await self.identity.verify()
+        except SlackTokenRejected as error:
+            log.error("Slack refused SLACK_BOT_TOKEN (%s): fix it and restart", error.error)
+        except SlackUnreachable as error:
+            log.warning(
+                "Slack is unreachable (%s): starting anyway, retrying in the background", error
+            )
+            self.identity.retry_in_background()
 
     async def stop(self) -> None:
+        await self.identity.aclose()
         await self.scheduler.stop()
         await self.home.aclose()
         await self.requests.aclose()
@@ -141,12 +173,16 @@ class Bot:
         settings = self.settings
         signing_secret = settings.slack_signing_secret
         app = AsyncApp(
-            client=self.slack,
+            # Bolt's own lazy auth.test is replaced by ours (`SlackIdentity`, asked once at
+            # start-up): a token-less client makes Bolt use `authorize`, and each request's
+            # client gets the bot token from its answer.
+            client=make_slack_client(settings, with_token=False),
+            authorize=self.identity.bolt_authorize(),
             # An explicit "" (never None) keeps Bolt from reading SLACK_SIGNING_SECRET.
             signing_secret=signing_secret.get_secret_value() if signing_secret else "",
             request_verification_enabled=not settings.socket_mode,
             process_before_response=False,
-            logger=logging.getLogger("bot.slack.bolt"),
+            logger=BOLT_LOGGER,
         )
         register_command(
             app,
@@ -183,7 +219,11 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         settings.database_url, clock=clock, secret_key=secret_key.get_secret_value()
     )
     slack = make_slack_client(settings)
-    upstox = UpstoxClient(settings.upstox_base, timeout=settings.upstox_timeout.total_seconds())
+    upstox = UpstoxClient(
+        settings.upstox_base,
+        timeout=settings.upstox_timeout.total_seconds(),
+        observe=metrics.upstox_call,
+    )
     channel = SlackChannel(slack, settings.slack_approval_channel)
     # This host's public IP (None when PUBLIC_IP_URL is unset): show and drift alerts.
     public_ip = PublicIpLookup(
@@ -257,6 +297,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         clock=clock,
         db=db,
         slack=slack,
+        identity=SlackIdentity(slack),
         channel=channel,
         upstox=upstox,
         responses=ResponseSession(),

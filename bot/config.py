@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535)
     log_level: str = "INFO"
+    log_format: str = "text"
+    metrics_enabled: bool = False
 
     slack_bot_token: SecretStr
     slack_signing_secret: SecretStr | None = None
@@ -223,6 +225,14 @@ class Settings(BaseSettings):
             raise ValueError("must be sqlite:///path/to/file.db or postgresql://user@host/db")
         return value
 
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in {"text", "json"}:
+            raise ValueError("must be text or json")
+        return fmt
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -233,20 +243,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _mode_requirements(self) -> Settings:
-        if self.slack_client_id and self.slack_client_secret:
-            raise ValueError(
-                "unset SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: with both present Bolt "
-                "silently switches to multi-workspace OAuth installs and ignores the bot token"
-            )
-        if self.slack_app_token is None and self.slack_signing_secret is None:
-            raise ValueError(
-                "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN "
-                "for Socket Mode)"
-            )
-        if self.is_postgres and self.bot_secret_key is None:
-            raise ValueError(
-                "BOT_SECRET_KEY is required with PostgreSQL: every replica must share it"
-            )
+        problems = cross_field_problems(
+            slack_client_id=self.slack_client_id,
+            slack_client_secret=self.slack_client_secret,
+            slack_app_token=self.slack_app_token,
+            slack_signing_secret=self.slack_signing_secret,
+            database_url=self.database_url,
+            bot_secret_key=self.bot_secret_key,
+        )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -292,6 +298,62 @@ class Settings(BaseSettings):
         return values
 
 
+def _is_set(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return bool(value and str(value).strip())
+
+
+def cross_field_problems(
+    *,
+    slack_client_id: object,
+    slack_client_secret: object,
+    slack_app_token: object,
+    slack_signing_secret: object,
+    database_url: object,
+    bot_secret_key: object,
+) -> list[str]:
+    """The problems between fields. Called on the validated settings, and on the raw values
+    when some field is malformed, so that one start-up reports every problem at once."""
+    problems = []
+    if _is_set(slack_client_id) and _is_set(slack_client_secret):
+        problems.append(
+            "unset SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: with both present Bolt "
+            "silently switches to multi-workspace OAuth installs and ignores the bot token"
+        )
+    if not _is_set(slack_app_token) and not _is_set(slack_signing_secret):
+        problems.append(
+            "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+    postgres = str(database_url or "").startswith(("postgres://", "postgresql"))
+    if postgres and not _is_set(bot_secret_key):
+        problems.append("BOT_SECRET_KEY is required with PostgreSQL: every replica must share it")
+    return problems
+
+
+_CROSS_FIELDS = (
+    "slack_client_id",
+    "slack_client_secret",
+    "slack_app_token",
+    "slack_signing_secret",
+    "database_url",
+    "bot_secret_key",
+)
+
+
+class _RawCrossFields(BaseSettings):
+    """The fields the cross-field checks read, unvalidated, from the same sources."""
+
+    model_config = Settings.model_config
+
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_signing_secret: str | None = None
+    database_url: str | None = "sqlite:///staticip-bot.db"
+    bot_secret_key: str | None = None
+
+
 class SettingsError(Exception):
     """Start-up configuration problems, one readable line each."""
 
@@ -309,13 +371,30 @@ def _problem_lines(error: ValidationError) -> list[str]:
             message = message[len("Value error, ") :]
         if item["type"] == "missing":
             message = "is required but not set"
-        lines.append(f"{field}: {message}" if field else message)
+        if field:
+            lines.append(f"{field}: {message}")
+        else:
+            lines.extend(message.split("\n"))
     return lines
 
 
+def _cross_field_lines(overrides: dict[str, Any]) -> list[str]:
+    """The cross-field problems of the raw values (a field-level error hides the model's)."""
+    picked = {k: v for k, v in overrides.items() if k in _CROSS_FIELDS or k.startswith("_")}
+    try:
+        raw = _RawCrossFields(**picked)
+    except ValidationError:
+        return []
+    return cross_field_problems(**{name: getattr(raw, name) for name in _CROSS_FIELDS})
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment (and `.env`), raising SettingsError on problems."""
+    """Read settings from the environment (and `.env`), raising SettingsError on problems:
+    every problem at once, per field and between fields."""
     try:
         return Settings(**overrides)
     except ValidationError as error:
-        raise SettingsError(_problem_lines(error)) from None
+        lines = _problem_lines(error)
+        if any(item["loc"] for item in error.errors()):  # the model check did not run
+            lines += [line for line in _cross_field_lines(overrides) if line not in lines]
+        raise SettingsError(lines) from None

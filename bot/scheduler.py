@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 
+from bot import metrics
 from bot.ist import IST, Clock
 from bot.upstox.errors import UpstoxRateLimited, UpstoxUnavailable
 
@@ -163,6 +164,7 @@ class Scheduler:
                 return True
             finally:
                 entry.runs += 1
+                metrics.job_run(entry.name, ok=entry.failures == 0)
 
     def _delay(self, entry: _Entry) -> float:
         base = entry.interval.total_seconds()

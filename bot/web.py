@@ -13,12 +13,14 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot import metrics
 from bot.app import build
 from bot.config import Settings
 from bot.ist import Clock, system_clock
 from bot.log import new_request_id, request_id_var
 from bot.login.routes import add_upstox_routes
 from bot.slack.payload_guard import malformed_reason
+from bot.week_window import change_window
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,27 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             return await slack_handler.handle(request)
 
     add_upstox_routes(app, bot.login)
+
+    if settings.metrics_enabled:
+
+        @app.get("/metrics")
+        async def metrics_route() -> Response:
+            token = await bot.tokens.status()
+            active = await bot.alerts.active()
+            now = bot.clock()
+            last = bot.gateway.last_read
+            window = None
+            if last is not None:
+                ips = last[0]
+                window = change_window(ips.primary_ip_updated_at, ips.secondary_ip_updated_at, now)
+            body, content_type = metrics.render(
+                account=settings.account,
+                token_state=token.health,
+                alerts_active=len(active),
+                window=window,
+                now=now,
+            )
+            return Response(body, media_type=content_type)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -33,6 +33,8 @@ _AMBIENT_NAMES = {
     "HOST",
     "PORT",
     "LOG_LEVEL",
+    "LOG_FORMAT",
+    "METRICS_ENABLED",
 }
 
 

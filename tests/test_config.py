@@ -121,7 +121,9 @@ def test_start_with_nothing_set_exits_2_with_one_line_per_problem(tmp_path: Path
     assert "Traceback" not in result.stderr
     assert "configuration error: SLACK_BOT_TOKEN: is required but not set" in lines
     assert all(line.startswith("configuration error: ") for line in lines)
-    assert len(lines) == 6
+    # Six missing variables, and (in the same pass) HTTP mode without a signing secret.
+    assert any("SLACK_SIGNING_SECRET is required in HTTP mode" in line for line in lines)
+    assert len(lines) == 7
 
 
 def test_start_with_malformed_bot_token_exits_2(tmp_path: Path) -> None:
@@ -143,3 +145,27 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
         "SLACK_APPROVAL_CHANNEL: must be a channel ID" in line
         for line in result.stderr.splitlines()
     )
+
+
+def test_cross_field_and_per_field_problems_are_reported_in_one_pass() -> None:
+    # A malformed field (the channel) and two problems between fields (HTTP mode without a
+    # signing secret, PostgreSQL without a key): all three lines at once.
+    values = _valid(
+        slack_approval_channel="#trading",
+        database_url="postgresql://bot@127.0.0.1/test",
+        slack_signing_secret="",
+        bot_secret_key="",
+    )
+    problems = _problems(**values)
+    assert any(p.startswith("SLACK_APPROVAL_CHANNEL: must be a channel ID") for p in problems)
+    assert any(p.startswith("SLACK_SIGNING_SECRET is required in HTTP mode") for p in problems)
+    assert any(p.startswith("BOT_SECRET_KEY is required with PostgreSQL") for p in problems)
+    assert len(problems) == 3, problems
+
+
+def test_two_cross_field_problems_are_two_lines() -> None:
+    values = _valid(
+        database_url="postgresql://bot@127.0.0.1/test", slack_signing_secret="", bot_secret_key=""
+    )
+    problems = _problems(**values)
+    assert len(problems) == 2, problems

@@ -88,10 +88,12 @@ async def test_a_recent_read_serves_the_home_but_never_one_from_before_a_change(
     assert len(emulator.state.calls_to(GET_IPS)) == 1  # the recent read was reused
     assert services.gateway.last_read is not None and services.gateway.last_read[0] == first
 
+    # A change: the PUT's own answer replaces the read from before it.
     await services.gateway.update_static_ips("203.0.113.7", None)
+    assert (await services.gateway.static_ips(max_age=60)).primary_ip == "203.0.113.7"
+    assert len(emulator.state.calls_to(GET_IPS)) == 1
+    # A plain read always asks Upstox.
     fresh_token = emulator.state.issue_token().value
     await services.tokens.store(SecretStr(fresh_token), user_id=None, via=TokenSource.OAUTH)
-    after = await services.gateway.static_ips(max_age=60)
-
-    assert after.primary_ip == "203.0.113.7"
+    assert (await services.gateway.static_ips()).primary_ip == "203.0.113.7"
     assert len(emulator.state.calls_to(GET_IPS)) == 2

@@ -82,9 +82,12 @@ class UpstoxGateway:
 
         self._ips_epoch += 1
         try:
-            return await self._with_token(token, put)
+            result = await self._with_token(token, put)
         finally:
             self._ips_epoch += 1
+        # Upstox's answer to the PUT is the newest read of the IPs there is.
+        self._last_read = (self._ips_epoch, time.monotonic(), self._clock(), result)
+        return result
 
     async def _call(self, method: Callable[[SecretStr], Awaitable[T]]) -> T:
         return await self._with_token(await self._tokens.usable(), method)

@@ -32,8 +32,11 @@ def page(title: str, message: str, *, status: int) -> HTMLResponse:
     body = (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title>"
-        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
-        '<body style="font-family: sans-serif; max-width: 36em; margin: 3em auto;">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # No favicon request (a 404 in the browser's console), and a margin at phone width.
+        '<link rel="icon" href="data:,"></head>'
+        '<body style="font-family: sans-serif; max-width: 36em; margin: 3em auto; '
+        'padding: 0 1em;">'
         f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>\n"
     )
     return HTMLResponse(body, status_code=status, headers=_NO_STORE)

@@ -20,6 +20,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import metrics
 from bot.ips import normalise_ip, same_ip
 from bot.ist import Clock, format_ist
 from bot.login.gateway import UpstoxGateway
@@ -160,13 +161,17 @@ class ChangeApplier:
     async def _put(self, applying: ChangeRequest) -> StaticIpUpdateResult | ChangeRequest:
         """The one PUT: Upstox's answer, or the request as settled when there is none."""
         try:
-            return await self._gateway.update_static_ips(
+            result = await self._gateway.update_static_ips(
                 applying.proposed_primary, applying.proposed_secondary
             )
+            metrics.put("applied")
+            return result
         except UpstoxOutcomeUnknown as error:
+            metrics.put("unknown")
             log.error("PUT for %s has an unknown outcome (%r): reading back", applying.id, error)
             return await self._reconcile(applying)
         except (UpstoxTokenInvalid, NotLoggedIn):
+            metrics.put("not_logged_in")
             # A 401 (or no token at all) means Upstox did not take the change.
             return await self._fail(
                 applying,
@@ -176,6 +181,7 @@ class ChangeApplier:
                 {},
             )
         except UpstoxError as error:
+            metrics.put("failed")
             return await self._fail(
                 applying,
                 S.APPLYING,
@@ -184,6 +190,7 @@ class ChangeApplier:
             )
         except Exception:
             # Our own failure after the PUT may have gone out: never guess, never re-send.
+            metrics.put("unknown")
             log.exception("applying %s failed after the PUT may have been sent", applying.id)
             await self._cards.update(
                 applying,

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot import metrics
 from bot.config import Settings
 from bot.errors import UserFacingError
 from bot.ist import Clock, format_ist
@@ -335,6 +336,7 @@ class ChangeRequestService:
         )
         if won is None:
             raise AlreadyDecided(decided_message(await self.load(request.id)))
+        metrics.decision(verb.value)
         if verb is Verb.REJECT:
             await self.cards.update(won)
             return won

@@ -20,6 +20,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
 from bot.errors import UserFacingError
 from bot.log import request_id_var
 from bot.slack.respond import PooledRespond, ResponseSession
@@ -138,6 +139,7 @@ def register_command(
                 else unknown_subcommand_text(approval_channel, subcommand)
             )
             await ack(text=text, response_type="ephemeral")
+            metrics.command(subcommand, "ok" if subcommand == "help" else "refused")
             return
         await ack()
         ctx = CommandContext(
@@ -154,4 +156,12 @@ def register_command(
 
 async def run_handler(handler: Handler, ctx: CommandContext) -> None:
     async with error_boundary(f"/staticip {ctx.subcommand}", ctx.reply):
-        await handler(ctx)
+        try:
+            await handler(ctx)
+        except UserFacingError:
+            metrics.command(ctx.subcommand, "refused")
+            raise
+        except Exception:
+            metrics.command(ctx.subcommand, "error")
+            raise
+        metrics.command(ctx.subcommand, "ok")

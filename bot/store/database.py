@@ -118,6 +118,12 @@ class Database:
             return False
         return True
 
+    async def schema_problems(self) -> list[str]:
+        """What start-up's migration would still have to do (read only): missing tables or
+        columns, or a schema version other than this bot's. Empty when migrated."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_schema_problems)
+
     async def close(self) -> None:
         await self.engine.dispose()
 
@@ -173,6 +179,29 @@ def _migrate(conn: Connection, clock: Clock) -> None:
                 log.info("creating missing index %s", index.name)
                 index.create(conn)
     _record_version(conn, clock)
+
+
+def _schema_problems(conn: Connection) -> list[str]:
+    inspector = inspect(conn)
+    tables = set(inspector.get_table_names())
+    problems = [
+        f"table {t.name} is missing" for t in metadata.sorted_tables if t.name not in tables
+    ]
+    for table in metadata.sorted_tables:
+        if table.name in tables:
+            present = {col["name"] for col in inspector.get_columns(table.name)}
+            problems += [
+                f"column {table.name}.{c.name} is missing"
+                for c in table.columns
+                if c.name not in present
+            ]
+    if schema_version.name in tables:
+        version = conn.execute(
+            select(schema_version.c.version).where(schema_version.c.id == 1)
+        ).scalar_one_or_none()
+        if version != SCHEMA_VERSION:
+            problems.append(f"schema version is {version}, this bot's is {SCHEMA_VERSION}")
+    return problems
 
 
 def _add_column(conn: Connection, table: Table, column: Column[Any]) -> None:

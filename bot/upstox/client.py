@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import quote, urlencode
@@ -68,7 +69,10 @@ class UpstoxClient:
         read_attempts: int = 3,
         backoff_base: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
+        observe: Callable[[str, str, float], None] | None = None,
     ) -> None:
+        """`observe(endpoint, result, seconds)` is called after every HTTP attempt, with
+        result one of 2xx, 3xx, 4xx, 5xx or transport_error (the bot's metrics)."""
         if read_attempts < 1:
             raise ValueError("read_attempts must be at least 1")
         if timeout <= 0 or backoff_base < 0:
@@ -76,6 +80,7 @@ class UpstoxClient:
         self._base_url = base_url.rstrip("/")
         self._read_attempts = read_attempts
         self._backoff_base = backoff_base
+        self._observe = observe
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
             timeout=httpx.Timeout(timeout),
@@ -228,7 +233,12 @@ class UpstoxClient:
         try:
             response = await self._http.request(method, path, headers=headers, json=json, data=data)
         except httpx.TransportError as exc:
+            if self._observe is not None:
+                self._observe(endpoint.value, "transport_error", time.monotonic() - started)
             raise _transport_error(endpoint, exc, secrets) from None
+        if self._observe is not None:
+            result = f"{response.status_code // 100}xx"
+            self._observe(endpoint.value, result, time.monotonic() - started)
         log.debug(
             "%s -> HTTP %d in %.0f ms (attempt %d)",
             endpoint.value,

@@ -107,7 +107,7 @@ def test_login_button_click_is_acknowledged_and_does_nothing_else(
     answer = post_signed(http, login_bot.base_url, body)
 
     assert answer.status_code == 200
-    # (Bolt itself calls auth.test to authorize the request; nothing is posted.)
+    # (auth.test is the start-up check of the Slack token; nothing is posted.)
     assert [c.method for c in fake_slack.calls if c.method != "auth.test"] == []
     assert emulator.state.calls == []
 

@@ -149,7 +149,7 @@ class ServerProcess:
     baseline too.
     """
 
-    LISTENING = re.compile(r"listening on (http://\S+)")
+    LISTENING = re.compile(r"listening on (http://[^\s\"]+)")  # text or JSON log lines
 
     def __init__(
         self, module: str, env: Mapping[str, str], cwd: Path, args: list[str] | None = None

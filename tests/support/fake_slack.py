@@ -49,6 +49,14 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[SlackCall] = []
         self.usergroups: dict[str, list[str]] = {}
+        # What auth.test reports in its `x-oauth-scopes` header, as Slack does.
+        self.scopes: list[str] = ["chat:write", "commands", "usergroups:read"]
+        # Set to e.g. "invalid_auth": every Web API call is refused as with a dead token.
+        self.token_error: str | None = None
+        # Channels the bot is not a member of (conversations.info answers is_member false).
+        self.not_member_of: set[str] = set()
+        # What apps.connections.open answers (a FakeSocketMode's ws:// URL), for Socket Mode.
+        self.socket_mode_url: str | None = None
         self._failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
@@ -150,6 +158,10 @@ class FakeSlack:
             self._cond.notify_all()
         if failure is not None:
             return failure
+        if self.token_error is not None and call.method != "response_url":
+            return 200, {"ok": False, "error": self.token_error}, {}
+        if call.method == "auth.test":
+            return 200, self._answer(call), {"x-oauth-scopes": ",".join(self.scopes)}
         return 200, self._answer(call), {}
 
     def _answer(self, call: SlackCall) -> dict[str, Any]:
@@ -176,6 +188,15 @@ class FakeSlack:
         if call.method in ("views.open", "views.update", "views.publish", "views.push"):
             view = p.get("view") if isinstance(p.get("view"), dict) else {}
             return {"ok": True, "view": {"id": "V0FAKE", "hash": "h1", **view}}
+        if call.method == "apps.connections.open":
+            if self.socket_mode_url is None:
+                return {"ok": False, "error": "not_allowed_token_type"}
+            return {"ok": True, "url": self.socket_mode_url}
+        if call.method == "conversations.info":
+            return {
+                "ok": True,
+                "channel": {"id": channel, "is_member": channel not in self.not_member_of},
+            }
         if call.method == "usergroups.users.list":
             group = p.get("usergroup", "")
             if group not in self.usergroups:
