@@ -268,10 +268,8 @@ class LoginService:
     ) -> LoginResult:
         """Finish a browser login; raises `LoginRefused` (and changes nothing) otherwise."""
         if error:
-            # Burn the state anyway: a link whose login was refused must not be reusable.
-            verified = self._signer.verify(state) if state else None
-            if verified is not None:
-                await self._db.oauth_states.consume(verified[0], now=self._clock())
+            # The state is left alone: anyone who saw it could send `error=` with it, and
+            # burning it would kill the alert's login link. A refused login changed nothing.
             said = f"{error}: {error_description}" if error_description else error
             raise LoginRefused(
                 f"Upstox did not log you in ({said[:200]}). Nothing was changed. "
