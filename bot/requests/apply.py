@@ -26,6 +26,7 @@ from bot.login.gateway import UpstoxGateway
 from bot.login.service import LoginAlerts
 from bot.login.tokens import NotLoggedIn, TokenDeath, TokenService
 from bot.requests.cards import RequestCards
+from bot.slack.mrkdwn import code
 from bot.store.database import Database
 from bot.store.models import AuditEvent, ChangeRequest, NewAuditEvent, TokenState
 from bot.store.request_states import RequestState
@@ -231,7 +232,8 @@ class ChangeApplier:
         log.info("request %s applied", applied.id)
         await self._cards.update(applied)
         await self._cards.announce(
-            f"The static IPs are now {_shown(primary, secondary)} (request `{applied.id}`, "
+            f"The static IPs are now {code(primary or '—')} (primary) and "
+            f"{code(secondary or '—')} (secondary) (request `{applied.id}`, "
             f"approved by <@{applied.decided_by}>). {LOGOUT_NOTICE}"
         )
         return applied

@@ -51,6 +51,19 @@ def _context(*lines: str) -> Block:
     return {"type": "context", "elements": [_mrkdwn(line) for line in lines]}
 
 
+def quoted_plain(text: str) -> Block:
+    """Someone's own words as one quoted paragraph of plain text: a rich-text text element
+    is shown as written (no *bold*, no links, no mentions), and with every run of
+    whitespace (newlines too) made one space it cannot look like lines of the card."""
+    paragraph = " ".join(text.split()) or "—"
+    return {
+        "type": "rich_text",
+        "elements": [
+            {"type": "rich_text_quote", "elements": [{"type": "text", "text": paragraph}]}
+        ],
+    }
+
+
 def _status(request: ChangeRequest, view: CardView) -> str:
     by = mention(request.decided_by) if request.decided_by else "someone"
     at = format_ist(request.decided_at) if request.decided_at else ""
@@ -130,8 +143,9 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
         },
         _section(
             f"{mention(request.requester_id)} asks to change the static IPs registered with "
-            f"Upstox.\n*Reason:* {escape(request.reason)}"
+            "Upstox. *Reason:*"
         ),
+        quoted_plain(request.reason),
         {
             "type": "section",
             "fields": [
@@ -156,7 +170,8 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
         blocks.append(_context(*warnings))
     blocks.append(_section(_status(request, view)))
     if view.note:
-        blocks.append(_context(view.note))
+        # A note may quote Upstox (an error message): nothing in it may become a link.
+        blocks.append(_context(escape(view.note)))
     if request.state is S.PENDING:
         blocks.append(_buttons(request))
     text = (
