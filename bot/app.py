@@ -15,11 +15,6 @@ from dataclasses import dataclass
 from datetime import time
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -47,6 +42,7 @@ from bot.slack.audience import SlackAudience, SlackUserGroups
 from bot.slack.channel import SlackChannel
 from bot.slack.commands import Handler, register_command
 from bot.slack.respond import ResponseSession
+from bot.slack.retry import slack_retry_handlers
 from bot.store.database import Database, connect_database
 from bot.upstox import UpstoxClient
 from bot.watch.service import Watcher
@@ -63,11 +59,8 @@ def make_slack_client(settings: Settings) -> AsyncWebClient:
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_base,
         timeout=10,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
+        # Retries, but never one that could post a message twice (bot.slack.retry).
+        retry_handlers=slack_retry_handlers(max_retry_count=2),
     )
 
 
