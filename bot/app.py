@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -23,6 +23,7 @@ from bot.home.service import HomePublisher
 from bot.ist import Clock, system_clock
 from bot.log import redactor
 from bot.login import listeners as login_listeners
+from bot.login.access import LoginAccess
 from bot.login.blocks import SlackLoginMessages
 from bot.login.gateway import UpstoxGateway
 from bot.login.service import LoginAlerts, LoginLinks, LoginService
@@ -120,8 +121,13 @@ class Bot:
         add("token_check", every, self.watcher.token_check)
         daily("token_check_0331", TOKEN_EXPIRY_CHECK_AT, self.watcher.token_check)
         add("ip_watch", every, self.watcher.ip_watch)
+        # Who a seeded token belongs to: asked at start-up, then until Upstox has answered.
+        add("upstox_user", every, self._learn_upstox_user, first_run_after=timedelta(0))
         add("morning", every, self.watcher.morning_check)
         daily("morning_daily", self.settings.morning_reminder_at, self.watcher.morning_check)
+
+    async def _learn_upstox_user(self) -> None:
+        await self.login.learn_seeded_user()
 
     async def _expire(self) -> None:
         await self.requests.expire_due()  # each expired card's update refreshes the Home
@@ -188,7 +194,17 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
     tokens = TokenService(db, account, clock)
     gateway = UpstoxGateway(upstox, tokens, clock)
     alerts = Alerts(db, channel, account, clock)
-    links = LoginLinks(settings=settings, db=db, upstox=upstox, secret_key=secret_key, clock=clock)
+    groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
+    approvers = SlackAudience(settings.slack_approvers, groups, role="approver")
+    requesters = SlackAudience(settings.slack_requesters, groups, role="requester")
+    links = LoginLinks(
+        settings=settings,
+        db=db,
+        upstox=upstox,
+        secret_key=secret_key,
+        clock=clock,
+        access=LoginAccess(approvers=approvers, requesters=requesters),
+    )
     login_alerts = LoginAlerts(
         links=links, alerts=alerts, channel=channel, messages=SlackLoginMessages(clock)
     )
@@ -205,14 +221,13 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         settings=settings, db=db, tokens=tokens, gateway=gateway, public_ip=public_ip, clock=clock
     )
     cards = RequestCards(channel, request_card, clock, home)
-    groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
     requests = ChangeRequestService(
         settings=settings,
         db=db,
         tokens=tokens,
         gateway=gateway,
-        approvers=SlackAudience(settings.slack_approvers, groups, role="approver"),
-        requesters=SlackAudience(settings.slack_requesters, groups, role="requester"),
+        approvers=approvers,
+        requesters=requesters,
         cards=cards,
         applier=ChangeApplier(
             db=db,

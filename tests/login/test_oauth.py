@@ -230,8 +230,9 @@ def test_upstox_error_redirect_gets_a_clear_escaped_page_and_leaves_the_link_usa
 
 
 def test_login_as_a_different_upstox_user_is_refused(
-    login_bot: InProcessBot, fake_slack: FakeSlack, emulator: EmulatorServer, http: httpx.Client
+    make_bot: MakeBot, fake_slack: FakeSlack, emulator: EmulatorServer, http: httpx.Client
 ) -> None:
+    login_bot = make_bot(UPSTOX_USER_ID="")  # unpinned: the stored token's user decides
     runtime = login_bot.services
     # The bot last held a token of user OTHER01; Upstox now logs in EMU001.
     login_bot.run(
