@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 # Upstox tokens die at 03:30 IST; one minute later the check finds it without waiting for
 # the next periodic run.
 TOKEN_EXPIRY_CHECK_AT = time(3, 31)
+# How far apart two replicas' clocks may be when one judges the other's "applying" row.
+CLOCK_SKEW_ALLOWANCE = timedelta(seconds=5)
 
 
 def make_slack_client(settings: Settings) -> AsyncWebClient:
@@ -237,7 +239,8 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
             cards=cards,
             account=account,
             clock=clock,
-            put_grace=settings.upstox_timeout * 2,
+            # Settling: twice the PUT's total deadline (UPSTOX_TIMEOUT), plus clock skew.
+            put_grace=settings.upstox_timeout * 2 + CLOCK_SKEW_ALLOWANCE,
         ),
         clock=clock,
     )

@@ -90,8 +90,10 @@ class ChangeApplier:
         self._cards = cards
         self._account = account
         self._clock = clock
-        # An "applying" row younger than this may still have its PUT in flight in another
-        # replica; reading back now could call it failed just before it succeeds.
+        # The settling period: longer than the PUT's total deadline plus clock skew between
+        # replicas. An "applying" row younger than this may still have its PUT in flight
+        # (here or in another replica), and Upstox may still be committing it: a read-back
+        # showing the old IPs proves nothing yet, so the request stays "applying".
         self._put_grace = put_grace
         self._busy: set[str] = set()
         self._put_finished: set[str] = set()
@@ -323,6 +325,15 @@ class ChangeApplier:
                 {"outcome": "applied"},
                 event=AuditEvent.RECONCILED,
             )
+        if self._clock() - request.updated_at < self._put_grace:
+            log.info("read-back of %s still shows the old IPs; settling", request.id)
+            await self._cards.update(
+                request,
+                note="Upstox has not confirmed the change yet: the IPs read back are still "
+                "the old ones, and a slow change can land a little later. The bot reads "
+                "them back again shortly; nothing will be re-sent.",
+            )
+            return request
         reason = (
             "Upstox did not apply the change: reading the IPs back shows "
             f"{_shown(ips.primary_ip, ips.secondary_ip)}. Nothing was re-sent; make a new "

@@ -69,12 +69,15 @@ class UpstoxClient:
         backoff_base: float = 0.5,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`timeout` bounds each phase of a call (httpx) and, as one total deadline, the
+        whole PUT: a PUT never waits longer than `timeout` for its answer."""
         if read_attempts < 1:
             raise ValueError("read_attempts must be at least 1")
         if timeout <= 0 or backoff_base < 0:
             raise ValueError("timeout must be positive and backoff_base not negative")
         self._base_url = base_url.rstrip("/")
         self._read_attempts = read_attempts
+        self.put_deadline = timeout
         self._backoff_base = backoff_base
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
@@ -113,9 +116,17 @@ class UpstoxClient:
     ) -> StaticIpUpdateResult:
         """PUT both IPs exactly once. Never retried; see `UpstoxOutcomeUnknown`."""
         body = UpdateStaticIpsRequest(primary_ip=primary_ip, secondary_ip=secondary_ip)
-        response = await self._send(
-            Endpoint.PUT_IPS, "PUT", "/v2/user/ip", token=token, json=body.to_json()
-        )
+        try:
+            # One total deadline: httpx's timeout is per phase (connect, write, each read),
+            # so without it a slow answer could take several times `timeout`.
+            async with asyncio.timeout(self.put_deadline):
+                response = await self._send(
+                    Endpoint.PUT_IPS, "PUT", "/v2/user/ip", token=token, json=body.to_json()
+                )
+        except TimeoutError:
+            raise UpstoxOutcomeUnknown(
+                f"no answer to the PUT within {self.put_deadline:g} s"
+            ) from None
         try:
             return _parse_data(Endpoint.PUT_IPS, response, StaticIpUpdateResult)
         except UpstoxApiError as exc:
