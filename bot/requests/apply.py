@@ -230,15 +230,52 @@ class ChangeApplier:
             applied_at=applied_at,
         )
         if not won:
+            if applied.state is S.FAILED and event is AuditEvent.APPLIED:
+                # Upstox's definite 2xx outranks a read-back that came too early.
+                return await self._correct(applied, primary, secondary, applied_at, details)
             return applied
         log.info("request %s applied", applied.id)
+        await self._announce_applied(applied, primary, secondary)
+        return applied
+
+    async def _correct(
+        self,
+        failed: ChangeRequest,
+        primary: str | None,
+        secondary: str | None,
+        applied_at: datetime,
+        details: dict[str, object],
+    ) -> ChangeRequest:
+        """A request recorded as failed whose PUT then got a 2xx: applied after all."""
+        corrected = await self._db.requests.transition(
+            failed.id,
+            S.FAILED,
+            S.APPLIED,
+            applied_at=applied_at,
+            audit=NewAuditEvent(
+                AuditEvent.CORRECTED,
+                "bot",
+                {"was": "failed", "primary": primary, "secondary": secondary, **details},
+            ),
+            correction=True,
+        )
+        if corrected is None:
+            return await self._db.requests.get(failed.id) or failed
+        log.warning(
+            "request %s was recorded failed, but Upstox answered the PUT: applied", failed.id
+        )
+        await self._announce_applied(corrected, primary, secondary)
+        return corrected
+
+    async def _announce_applied(
+        self, applied: ChangeRequest, primary: str | None, secondary: str | None
+    ) -> None:
         await self._cards.update(applied)
         await self._cards.announce(
             f"The static IPs are now {code(primary or '—')} (primary) and "
             f"{code(secondary or '—')} (secondary) (request `{applied.id}`, "
             f"approved by <@{applied.decided_by}>). {LOGOUT_NOTICE}"
         )
-        return applied
 
     async def _move(
         self,

@@ -20,6 +20,7 @@ _ICONS = {
     "applied": ":large_green_circle:",
     "failed": ":x:",
     "reconciled": ":mag:",
+    "corrected": ":large_green_circle:",
     "logged_in": ":key:",
     "token_invalidated": ":lock:",
     "token_requested": ":iphone:",
@@ -52,6 +53,8 @@ def _detail(entry: AuditEntry) -> str:
         return f"{_ips(d)} — “{reason}”" if reason else _ips(d)
     if event in ("applying", "applied"):
         return _ips(d)
+    if event == "corrected":
+        return f"recorded failed, but Upstox answered the change: applied ({_ips(d)})"
     if event == "failed":
         return escape(_short(d.get("reason", "")))
     if event == "reconciled":
