@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot")
 
+# What one process serves at once (connections and requests; beyond it uvicorn answers
+# 503), so that a flood cannot hold more than about this many bodies of at most 1 MiB
+# (bot.edge) in memory. Idle keep-alive connections are closed after a few seconds.
+# Header-read timeouts and per-client rate limits are the reverse proxy's job (README).
+LIMIT_CONCURRENCY = 200
+TIMEOUT_KEEP_ALIVE = 5
+MAX_HEADER_BYTES = 16 * 1024  # h11 only: an incomplete request head larger than this
+
 
 def _bind(host: str, port: int) -> socket.socket:
     """Bind ourselves so that port 0 works and the real port can be announced."""
@@ -86,6 +94,9 @@ def serve() -> int:
         access_log=False,
         timeout_graceful_shutdown=10,
         server_header=False,
+        limit_concurrency=LIMIT_CONCURRENCY,
+        timeout_keep_alive=TIMEOUT_KEEP_ALIVE,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
     server = uvicorn.Server(config)
     server.run(sockets=[sock])

@@ -12,14 +12,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import time
+from datetime import time, timedelta
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
@@ -29,6 +24,7 @@ from bot.home.service import HomePublisher
 from bot.ist import Clock, system_clock
 from bot.log import redactor
 from bot.login import listeners as login_listeners
+from bot.login.access import LoginAccess
 from bot.login.blocks import SlackLoginMessages
 from bot.login.gateway import UpstoxGateway
 from bot.login.service import LoginAlerts, LoginLinks, LoginService
@@ -49,6 +45,7 @@ from bot.slack.channel import SlackChannel
 from bot.slack.commands import Handler, register_command
 from bot.slack.identity import SlackIdentity, SlackTokenRejected, SlackUnreachable
 from bot.slack.respond import ResponseSession
+from bot.slack.retry import slack_retry_handlers
 from bot.store.database import Database, connect_database
 from bot.upstox import UpstoxClient
 from bot.watch.service import Watcher
@@ -58,6 +55,8 @@ log = logging.getLogger(__name__)
 # Upstox tokens die at 03:30 IST; one minute later the check finds it without waiting for
 # the next periodic run.
 TOKEN_EXPIRY_CHECK_AT = time(3, 31)
+# How far apart two replicas' clocks may be when one judges the other's "applying" row.
+CLOCK_SKEW_ALLOWANCE = timedelta(seconds=5)
 
 
 class _DropEnvTokenWarning(logging.Filter):
@@ -77,11 +76,8 @@ def make_slack_client(settings: Settings, *, with_token: bool = True) -> AsyncWe
         token=settings.slack_bot_token.get_secret_value() if with_token else None,
         base_url=settings.slack_api_base,
         timeout=10,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
+        # Retries, but never one that could post a message twice (bot.slack.retry).
+        retry_handlers=slack_retry_handlers(max_retry_count=2),
     )
 
 
@@ -159,8 +155,13 @@ class Bot:
         add("token_check", every, self.watcher.token_check)
         daily("token_check_0331", TOKEN_EXPIRY_CHECK_AT, self.watcher.token_check)
         add("ip_watch", every, self.watcher.ip_watch)
+        # Who a seeded token belongs to: asked at start-up, then until Upstox has answered.
+        add("upstox_user", every, self._learn_upstox_user, first_run_after=timedelta(0))
         add("morning", every, self.watcher.morning_check)
         daily("morning_daily", self.settings.morning_reminder_at, self.watcher.morning_check)
+
+    async def _learn_upstox_user(self) -> None:
+        await self.login.learn_seeded_user()
 
     async def _expire(self) -> None:
         await self.requests.expire_due()  # each expired card's update refreshes the Home
@@ -180,7 +181,10 @@ class Bot:
             authorize=self.identity.bolt_authorize(),
             # An explicit "" (never None) keeps Bolt from reading SLACK_SIGNING_SECRET.
             signing_secret=signing_secret.get_secret_value() if signing_secret else "",
-            request_verification_enabled=not settings.socket_mode,
+            # bot.edge checks the signature on the raw body before Bolt parses anything
+            # (HTTP mode). Bolt's own check would be the same check on the same bytes, and
+            # when it refuses it logs the whole body: it is off.
+            request_verification_enabled=False,
             process_before_response=False,
             logger=BOLT_LOGGER,
         )
@@ -232,7 +236,17 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
     tokens = TokenService(db, account, clock)
     gateway = UpstoxGateway(upstox, tokens, clock)
     alerts = Alerts(db, channel, account, clock)
-    links = LoginLinks(settings=settings, db=db, upstox=upstox, secret_key=secret_key, clock=clock)
+    groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
+    approvers = SlackAudience(settings.slack_approvers, groups, role="approver")
+    requesters = SlackAudience(settings.slack_requesters, groups, role="requester")
+    links = LoginLinks(
+        settings=settings,
+        db=db,
+        upstox=upstox,
+        secret_key=secret_key,
+        clock=clock,
+        access=LoginAccess(approvers=approvers, requesters=requesters),
+    )
     login_alerts = LoginAlerts(
         links=links, alerts=alerts, channel=channel, messages=SlackLoginMessages(clock)
     )
@@ -249,14 +263,13 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         settings=settings, db=db, tokens=tokens, gateway=gateway, public_ip=public_ip, clock=clock
     )
     cards = RequestCards(channel, request_card, clock, home)
-    groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
     requests = ChangeRequestService(
         settings=settings,
         db=db,
         tokens=tokens,
         gateway=gateway,
-        approvers=SlackAudience(settings.slack_approvers, groups, role="approver"),
-        requesters=SlackAudience(settings.slack_requesters, groups, role="requester"),
+        approvers=approvers,
+        requesters=requesters,
         cards=cards,
         applier=ChangeApplier(
             db=db,
@@ -266,7 +279,8 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
             cards=cards,
             account=account,
             clock=clock,
-            put_grace=settings.upstox_timeout * 2,
+            # Settling: twice the PUT's total deadline (UPSTOX_TIMEOUT), plus clock skew.
+            put_grace=settings.upstox_timeout * 2 + CLOCK_SKEW_ALLOWANCE,
         ),
         clock=clock,
     )

@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     upstox_client_secret: SecretStr
     upstox_redirect_uri: AnyHttpUrl
     upstox_access_token: SecretStr | None = None
+    # The one Upstox user this bot manages: a login (callback or notifier) as anyone else
+    # is refused. Unset, the first user seen (seeded token or first login) is kept.
+    upstox_user_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     upstox_base_url: AnyHttpUrl = AnyHttpUrl("https://api.upstox.com")
     upstox_timeout: Duration = timedelta(seconds=10)
 
@@ -159,6 +162,11 @@ class Settings(BaseSettings):
         if not value.get_secret_value().startswith("xapp-"):
             raise ValueError('must be an app-level token starting with "xapp-"')
         return value
+
+    @field_validator("upstox_user_id", mode="before")
+    @classmethod
+    def _empty_user_id_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("slack_signing_secret", "upstox_access_token", "bot_secret_key")
     @classmethod

@@ -11,18 +11,24 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.signature import SignatureVerifier
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import metrics
 from bot.app import build
 from bot.config import Settings
+from bot.edge import SLACK_BODY_LIMIT, EdgeGuard
 from bot.ist import Clock, system_clock
 from bot.log import new_request_id, request_id_var
-from bot.login.routes import add_upstox_routes
+from bot.login.routes import MAX_NOTIFIER_BODY, NOTIFIER_PATH, add_upstox_routes
 from bot.slack.payload_guard import malformed_reason
 from bot.week_window import change_window
 
 log = logging.getLogger(__name__)
+
+SLACK_PATH = "/slack/events"
+# The request line logged per request: a path longer than this is cut (it is the client's).
+MAX_LOGGED_PATH = 200
 
 
 class RequestIdMiddleware:
@@ -49,10 +55,11 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_status)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            if scope["path"] not in ("/healthz", "/readyz"):
-                log.info(
-                    "%s %s -> %s in %.1f ms", scope["method"], scope["path"], status, elapsed_ms
-                )
+            path = scope["path"]
+            if path not in ("/healthz", "/readyz"):
+                if len(path) > MAX_LOGGED_PATH:
+                    path = f"{path[:MAX_LOGGED_PATH]}…({len(path)} characters)"
+                log.info("%s %s -> %s in %.1f ms", scope["method"][:16], path, status, elapsed_ms)
             request_id_var.reset(token)
 
 
@@ -84,11 +91,23 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.bot = bot
     app.state.ready = False
+    # Outermost first: the request line is logged even for a body refused at the edge.
+    signing_secret = settings.slack_signing_secret
+    app.add_middleware(
+        EdgeGuard,
+        limits={SLACK_PATH: SLACK_BODY_LIMIT, NOTIFIER_PATH: MAX_NOTIFIER_BODY},
+        slack_path=SLACK_PATH,
+        slack_verifier=(
+            SignatureVerifier(signing_secret.get_secret_value())
+            if signing_secret is not None and not settings.socket_mode
+            else None
+        ),
+    )
     app.add_middleware(RequestIdMiddleware)
 
     if not settings.socket_mode:
 
-        @app.post("/slack/events")
+        @app.post(SLACK_PATH)
         async def slack_events(request: Request) -> Response:
             problem = malformed_reason(await request.body(), request.headers.get("content-type"))
             if problem is not None:

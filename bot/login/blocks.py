@@ -11,6 +11,7 @@ from bot.ist import Clock, format_ist
 from bot.login.service import ALERT_REQUESTER, LoginLink, LoginResult
 from bot.login.tokens import TokenDeath
 from bot.slack import blocks as bk
+from bot.slack.mrkdwn import escape
 from bot.store.models import TokenRequest, TokenSource, TokenState
 
 Block = dict[str, Any]
@@ -99,14 +100,15 @@ def logged_in_text(result: LoginResult) -> str:
         how = "approved on the phone"
         if result.requested_by != ALERT_REQUESTER:
             how += f", requested by <@{result.requested_by}>"
-        return f":white_check_mark: Logged in to Upstox as {result.user_id} ({how})."
+        return f":white_check_mark: Logged in to Upstox as {escape(result.user_id)} ({how})."
     if result.requested_by == ALERT_REQUESTER:
         return (
-            f":white_check_mark: Logged in to Upstox as {result.user_id} "
+            f":white_check_mark: Logged in to Upstox as {escape(result.user_id)} "
             "(through the alert's login link)."
         )
     return (
-        f":white_check_mark: Logged in to Upstox as {result.user_id} by <@{result.requested_by}>."
+        f":white_check_mark: Logged in to Upstox as {escape(result.user_id)} "
+        f"by <@{result.requested_by}>."
     )
 
 

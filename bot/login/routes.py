@@ -72,7 +72,7 @@ def add_upstox_routes(app: FastAPI, login: LoginService) -> None:
             return JSONResponse({"status": "error", "reason": "too large"}, status_code=413)
         try:
             payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             return JSONResponse({"status": "error", "reason": "not JSON"}, status_code=400)
         try:
             result = await login.accept_notifier(payload)

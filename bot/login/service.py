@@ -36,7 +36,8 @@ from bot.config import Settings
 from bot.errors import UserFacingError
 from bot.ist import Clock, format_ist
 from bot.log import redactor
-from bot.login.tokens import TokenDeath, TokenService, TokenStatus
+from bot.login.access import LoginAccess
+from bot.login.tokens import NotLoggedIn, TokenDeath, TokenService, TokenStatus
 from bot.slack.alerts import Alerts
 from bot.slack.channel import Blocks, SlackChannel
 from bot.store.crypto import derive_key
@@ -151,6 +152,7 @@ class LoginLinks:
         upstox: UpstoxClient,
         secret_key: SecretStr,
         clock: Clock,
+        access: LoginAccess | None = None,
     ) -> None:
         self._settings = settings
         self._account = settings.account
@@ -158,6 +160,13 @@ class LoginLinks:
         self._upstox = upstox
         self.signer = StateSigner(secret_key, self._account)
         self._clock = clock
+        self._access = access
+
+    async def check_may_log_in(self, slack_user: str) -> None:
+        """Raise a `UserFacingError` unless this Slack user may log the bot in (the channel
+        alert's link, `ALERT_REQUESTER`, is for whoever is in the approvals channel)."""
+        if self._access is not None and slack_user != ALERT_REQUESTER:
+            await self._access.check(slack_user)
 
     @property
     def redirect_uri(self) -> str:
@@ -168,6 +177,7 @@ class LoginLinks:
 
         `requested_by` is the Slack user id, or `ALERT_REQUESTER` for a channel alert.
         """
+        await self.check_may_log_in(requested_by)
         now = self._clock()
         # Housekeeping: used and expired states are worthless after a day.
         await self._db.oauth_states.purge(now - STATE_RETENTION)
@@ -256,6 +266,36 @@ class LoginService:
         self._signer = links.signer
         self._clock = clock
 
+    # The Upstox user this bot manages ---------------------------------------------------
+
+    async def managed_user(self) -> str | None:
+        """UPSTOX_USER_ID, else the user of the stored token (learnt from Upstox now if it
+        was seeded without one); None while nothing is known."""
+        if self._settings.upstox_user_id:
+            return self._settings.upstox_user_id
+        stored = await self._db.tokens.get(self._account)
+        if stored is None:
+            return None
+        return stored.user_id or await self.learn_seeded_user()
+
+    async def learn_seeded_user(self) -> str | None:
+        """Record who a token stored without a user (UPSTOX_ACCESS_TOKEN) belongs to, from a
+        profile call. Best effort: when Upstox does not answer it is tried again at the next
+        token check or login. Returns the user, when known."""
+        if self._settings.upstox_user_id:
+            return self._settings.upstox_user_id  # configured: nothing to learn
+        stored = await self._db.tokens.get(self._account)
+        if stored is None or stored.user_id is not None:
+            return stored.user_id if stored is not None else None
+        try:
+            token = await self._tokens.usable()
+            profile = await self._upstox.get_profile(token.secret)
+        except (NotLoggedIn, UpstoxError) as exc:
+            log.info("the seeded token's Upstox user is not known yet: %s", type(exc).__name__)
+            return None
+        await self._tokens.record_user(profile.user_id, token)
+        return profile.user_id
+
     # The OAuth callback ----------------------------------------------------------------
 
     async def complete_oauth(
@@ -268,10 +308,8 @@ class LoginService:
     ) -> LoginResult:
         """Finish a browser login; raises `LoginRefused` (and changes nothing) otherwise."""
         if error:
-            # Burn the state anyway: a link whose login was refused must not be reusable.
-            verified = self._signer.verify(state) if state else None
-            if verified is not None:
-                await self._db.oauth_states.consume(verified[0], now=self._clock())
+            # The state is left alone: anyone who saw it could send `error=` with it, and
+            # burning it would kill the alert's login link. A refused login changed nothing.
             said = f"{error}: {error_description}" if error_description else error
             raise LoginRefused(
                 f"Upstox did not log you in ({said[:200]}). Nothing was changed. "
@@ -355,6 +393,7 @@ class LoginService:
 
     async def start_token_request(self, requested_by: str) -> TokenRequest:
         """Ask Upstox to prompt the user on the phone; the token arrives on the notifier."""
+        await self._links.check_may_log_in(requested_by)
         try:
             started = await self._upstox.start_access_token_request(
                 client_id=self._settings.upstox_client_id,
@@ -438,8 +477,7 @@ class LoginService:
                 "The new token belongs to a different Upstox user. Nothing was changed.",
                 reason="user_mismatch",
             )
-        stored = await self._db.tokens.get(self._account)
-        expected = stored.user_id if stored is not None else None
+        expected = await self.managed_user()
         if expected is not None and profile.user_id != expected:
             log.warning("login as %s refused: this bot manages %s", profile.user_id, expected)
             raise LoginRefused(

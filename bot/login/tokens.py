@@ -94,6 +94,15 @@ class TokenService:
         )
         log.info("seeded the token store from UPSTOX_ACCESS_TOKEN")
 
+    async def record_user(self, user_id: str, token: UsableToken) -> bool:
+        """The Upstox user of `token`, learnt after it was stored without one (seeded)."""
+        recorded = await self._db.tokens.record_user(
+            self._account, user_id, obtained_at=token.obtained_at
+        )
+        if recorded:
+            log.info("the seeded Upstox token belongs to %s", user_id)
+        return recorded
+
     async def status(self) -> TokenStatus:
         status, _ = await self._read()
         return status

@@ -27,6 +27,7 @@ from bot.login.gateway import UpstoxGateway
 from bot.login.service import LoginAlerts
 from bot.login.tokens import NotLoggedIn, TokenDeath, TokenService
 from bot.requests.cards import RequestCards
+from bot.slack.mrkdwn import code
 from bot.store.database import Database
 from bot.store.models import AuditEvent, ChangeRequest, NewAuditEvent, TokenState
 from bot.store.request_states import RequestState
@@ -90,8 +91,10 @@ class ChangeApplier:
         self._cards = cards
         self._account = account
         self._clock = clock
-        # An "applying" row younger than this may still have its PUT in flight in another
-        # replica; reading back now could call it failed just before it succeeds.
+        # The settling period: longer than the PUT's total deadline plus clock skew between
+        # replicas. An "applying" row younger than this may still have its PUT in flight
+        # (here or in another replica), and Upstox may still be committing it: a read-back
+        # showing the old IPs proves nothing yet, so the request stays "applying".
         self._put_grace = put_grace
         self._busy: set[str] = set()
         self._put_finished: set[str] = set()
@@ -234,14 +237,52 @@ class ChangeApplier:
             applied_at=applied_at,
         )
         if not won:
+            if applied.state is S.FAILED and event is AuditEvent.APPLIED:
+                # Upstox's definite 2xx outranks a read-back that came too early.
+                return await self._correct(applied, primary, secondary, applied_at, details)
             return applied
         log.info("request %s applied", applied.id)
+        await self._announce_applied(applied, primary, secondary)
+        return applied
+
+    async def _correct(
+        self,
+        failed: ChangeRequest,
+        primary: str | None,
+        secondary: str | None,
+        applied_at: datetime,
+        details: dict[str, object],
+    ) -> ChangeRequest:
+        """A request recorded as failed whose PUT then got a 2xx: applied after all."""
+        corrected = await self._db.requests.transition(
+            failed.id,
+            S.FAILED,
+            S.APPLIED,
+            applied_at=applied_at,
+            audit=NewAuditEvent(
+                AuditEvent.CORRECTED,
+                "bot",
+                {"was": "failed", "primary": primary, "secondary": secondary, **details},
+            ),
+            correction=True,
+        )
+        if corrected is None:
+            return await self._db.requests.get(failed.id) or failed
+        log.warning(
+            "request %s was recorded failed, but Upstox answered the PUT: applied", failed.id
+        )
+        await self._announce_applied(corrected, primary, secondary)
+        return corrected
+
+    async def _announce_applied(
+        self, applied: ChangeRequest, primary: str | None, secondary: str | None
+    ) -> None:
         await self._cards.update(applied)
         await self._cards.announce(
-            f"The static IPs are now {_shown(primary, secondary)} (request `{applied.id}`, "
+            f"The static IPs are now {code(primary or '—')} (primary) and "
+            f"{code(secondary or '—')} (secondary) (request `{applied.id}`, "
             f"approved by <@{applied.decided_by}>). {LOGOUT_NOTICE}"
         )
-        return applied
 
     async def _move(
         self,
@@ -328,6 +369,15 @@ class ChangeApplier:
                 {"outcome": "applied"},
                 event=AuditEvent.RECONCILED,
             )
+        if self._clock() - request.updated_at < self._put_grace:
+            log.info("read-back of %s still shows the old IPs; settling", request.id)
+            await self._cards.update(
+                request,
+                note="Upstox has not confirmed the change yet: the IPs read back are still "
+                "the old ones, and a slow change can land a little later. The bot reads "
+                "them back again shortly; nothing will be re-sent.",
+            )
+            return request
         reason = (
             "Upstox did not apply the change: reading the IPs back shows "
             f"{_shown(ips.primary_ip, ips.secondary_ip)}. Nothing was re-sent; make a new "

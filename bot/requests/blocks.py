@@ -92,6 +92,19 @@ def _buttons(request: ChangeRequest) -> bk.ActionsBlock:
     )
 
 
+def quoted_plain(text: str) -> dict[str, Any]:
+    """Someone's own words as one quoted paragraph of plain text: a rich-text text element
+    is shown as written (no *bold*, no links, no mentions), and with every run of
+    whitespace (newlines too) made one space it cannot look like lines of the card."""
+    paragraph = " ".join(text.split()) or "—"
+    return {
+        "type": "rich_text",
+        "elements": [
+            {"type": "rich_text_quote", "elements": [{"type": "text", "text": paragraph}]}
+        ],
+    }
+
+
 def request_card(view: CardView) -> tuple[str, list[Block]]:
     request = view.request
     kept = (
@@ -99,12 +112,13 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
         and request.proposed_secondary == request.current_secondary
     )
     proposed_secondary = code(request.proposed_secondary) + (" _(kept)_" if kept else "")
-    blocks: list[bk.Block] = [
+    blocks: list[bk.Part] = [
         bk.header(f"Static IP change request {request.id}"),
         bk.section(
             f"{mention(request.requester_id)} asks to change the static IPs registered with "
-            f"Upstox.\n*Reason:* {escape(request.reason)}"
+            "Upstox. *Reason:*"
         ),
+        quoted_plain(request.reason),
         bk.fields(
             f"*Current primary*\n{code(request.current_primary)}",
             f"*Proposed primary*\n{code(request.proposed_primary)}",
@@ -126,7 +140,8 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
         blocks.append(bk.context(*warnings))
     blocks.append(bk.section(_status(request, view)))
     if view.note:
-        blocks.append(bk.context(view.note))
+        # A note may quote Upstox (an error message): nothing in it may become a link.
+        blocks.append(bk.context(escape(view.note)))
     if request.state is S.PENDING:
         blocks.append(_buttons(request))
     text = (
@@ -163,6 +178,7 @@ _ICONS = {
     "expired": ":alarm_clock:",
     "applying": ":gear:",
     "applied": ":large_green_circle:",
+    "corrected": ":large_green_circle:",
     "failed": ":x:",
     "reconciled": ":mag:",
     "logged_in": ":key:",
@@ -199,6 +215,8 @@ def _detail(entry: AuditEntry) -> str:
         return _ips(d)
     if event == "failed":
         return escape(_short(d.get("reason", "")))
+    if event == "corrected":
+        return f"recorded failed, but Upstox answered the change: applied ({_ips(d)})"
     if event == "reconciled":
         outcome = escape(str(d.get("outcome", "?")))
         ips = _ips(d)

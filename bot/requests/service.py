@@ -445,7 +445,7 @@ class ChangeRequestService:
         text = page_text.strip()
         if not text:
             page = 1
-        elif text.isdigit() and 0 < int(text) < 1_000_000:
+        elif text.isascii() and text.isdigit() and 0 < int(text) < 1_000_000:  # not "²"
             page = int(text)
         else:
             raise UserFacingError(

@@ -1,10 +1,11 @@
 """Refuse malformed Slack bodies before Bolt sees them.
 
-Bolt parses the body — and reads fields such as `user.id` or `actions[0].action_id` out
-of it — before it checks the signature, and it raises (an HTTP 500 and a traceback in the
-log) on a `payload` that is not JSON, not an object, or has the wrong shapes. Anyone who
-can reach /slack/events could cause that, signed or not. Slack itself never sends such
-bodies, so refusing them with a 400 loses nothing.
+The signature has already been checked on the raw body (bot.edge), so only Slack — or
+whoever holds the signing secret — gets this far, and a body that is not UTF-8 never does.
+What is left is Bolt's own parsing: it reads fields such as `user.id`,
+`authorizations[0]` or `actions[0].action_id` and raises (an HTTP 500 and a traceback)
+on the wrong shapes, and `json` raises `RecursionError` on deep nesting. Slack never sends
+such bodies, so refusing them with a 400 loses nothing.
 """
 
 from __future__ import annotations
@@ -30,15 +31,14 @@ _STRING_FIELDS = ("type", "response_url", "trigger_id", "api_app_id", "token", "
 
 def malformed_reason(raw_body: bytes, content_type: str | None) -> str | None:
     """Why Bolt could not safely handle this body, or None when it can."""
-    try:
-        text = raw_body.decode("utf-8")
-    except UnicodeDecodeError:
-        return "the body is not UTF-8"
+    text = raw_body.decode("utf-8", errors="replace")
     if "application/json" in (content_type or "") or text.lstrip().startswith("{"):
         return _json_object_problem(text, "the body")
     form = parse_qs(text, keep_blank_values=True)
     if "payload" not in form:
         return None  # a slash command (or nothing Bolt will route): plain form fields
+    if len(form["payload"]) > 1:
+        return "more than one `payload`"  # checked here, but Bolt would use the last one
     return _json_object_problem(form["payload"][0], "the payload")
 
 
@@ -47,6 +47,8 @@ def _json_object_problem(text: str, what: str) -> str | None:
         data = json.loads(text)
     except ValueError:
         return f"{what} is not JSON"
+    except RecursionError:
+        return f"{what} is nested too deeply"
     if not isinstance(data, dict):
         return f"{what} is not a JSON object"
     return _shape_problem(data)
@@ -63,6 +65,16 @@ def _shape_problem(data: dict[str, Any]) -> str | None:
         inner = data.get(name)
         if isinstance(inner, dict) and "id" in inner and not isinstance(inner["id"], str | None):
             return f"`{name}.id` is not a string"
+    authorizations = data.get("authorizations")
+    if authorizations is not None and not (
+        isinstance(authorizations, list) and all(isinstance(a, dict) for a in authorizations)
+    ):
+        return "`authorizations` is not a list of objects"
+    event = data.get("event")
+    if isinstance(event, dict):
+        for name in ("type", "channel", "user"):
+            if name in event and not isinstance(event[name], str | None):
+                return f"`event.{name}` is not a string"
     actions = data.get("actions")
     if data.get("type") == "block_actions" or actions is not None:
         if not isinstance(actions, list) or not actions:

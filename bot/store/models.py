@@ -39,6 +39,7 @@ class AuditEvent(StrEnum):
     APPLIED = "applied"
     FAILED = "failed"
     RECONCILED = "reconciled"
+    CORRECTED = "corrected"  # recorded failed, then Upstox's own answer said applied
     LOGGED_IN = "logged_in"
     TOKEN_INVALIDATED = "token_invalidated"  # noqa: S105
     TOKEN_REQUESTED = "token_requested"  # noqa: S105

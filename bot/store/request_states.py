@@ -41,6 +41,14 @@ TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
 }
 
 
+# Not a step of the flow but a correction: a request recorded as failed (a read-back after
+# the settling period still showed the old IPs) whose own PUT then got a definite 2xx from
+# Upstox was applied after all. Only that answer may make it (`correction=True`).
+CORRECTIONS: frozenset[tuple[RequestState, RequestState]] = frozenset(
+    {(RequestState.FAILED, RequestState.APPLIED)}
+)
+
+
 class IllegalTransition(ValueError):
     """A programming error: the code asked for a transition the state machine forbids."""
 
@@ -59,7 +67,13 @@ def sources_for(to_state: RequestState) -> frozenset[RequestState]:
     return frozenset(src for src, targets in TRANSITIONS.items() if to_state in targets)
 
 
-def check_transition(from_states: frozenset[RequestState], to_state: RequestState) -> None:
-    bad = sorted(s.value for s in from_states if not can_transition(s, to_state))
+def check_transition(
+    from_states: frozenset[RequestState], to_state: RequestState, *, correction: bool = False
+) -> None:
+    bad = sorted(
+        s.value
+        for s in from_states
+        if not can_transition(s, to_state) and not (correction and (s, to_state) in CORRECTIONS)
+    )
     if not from_states or bad:
         raise IllegalTransition(f"cannot move {bad or 'nothing'} to {to_state.value}")

@@ -147,8 +147,10 @@ class RequestRepository(Repository):
         applied_at: datetime | None = None,
         failure_reason: str | None = None,
         audit: NewAuditEvent | None = None,
+        correction: bool = False,
     ) -> ChangeRequest | None:
         """Move the request to `to_state` if it is in one of `from_states`, atomically.
+        (`correction`: also one of the `CORRECTIONS` out of a terminal state.)
 
         One conditional UPDATE ... RETURNING: of any number of concurrent callers (in any
         replica) exactly one gets the updated request back, the others get None and
@@ -160,7 +162,7 @@ class RequestRepository(Repository):
             if isinstance(from_states, RequestState)
             else frozenset(from_states)
         )
-        check_transition(sources, to_state)
+        check_transition(sources, to_state, correction=correction)
         at = self._now(now)
         values: dict[str, Any] = {
             "state": to_state.value,

@@ -85,6 +85,18 @@ class TokenRepository(Repository):
             )
         return None if row is None else StoredToken.from_row(row)
 
+    async def record_user(self, account: str, user_id: str, *, obtained_at: datetime) -> bool:
+        """Fill in the Upstox user of a token stored without one (a seeded token). Only
+        that very token (same `obtained_at`) and only while it has none: True if set."""
+        query = (
+            tokens.update()
+            .where(c.account == account, c.user_id.is_(None), c.obtained_at == obtained_at)
+            .values(user_id=user_id, updated_at=self._clock())
+            .returning(c.account)
+        )
+        async with self._engine.begin() as conn:
+            return (await conn.execute(query)).first() is not None
+
     def decrypt(self, token: StoredToken) -> str:
         """The plaintext token; raises `TokenUndecryptable` (without secrets in it)."""
         return self.cipher.decrypt(token.ciphertext)

@@ -71,7 +71,10 @@ class UpstoxClient:
         transport: httpx.AsyncBaseTransport | None = None,
         observe: Callable[[str, str, float], None] | None = None,
     ) -> None:
-        """`observe(endpoint, result, seconds)` is called after every HTTP attempt, with
+        """`timeout` bounds each phase of a call (httpx) and, as one total deadline, the
+        whole PUT: a PUT never waits longer than `timeout` for its answer.
+
+        `observe(endpoint, result, seconds)` is called after every HTTP attempt, with
         result one of 2xx, 3xx, 4xx, 5xx or transport_error (the bot's metrics)."""
         if read_attempts < 1:
             raise ValueError("read_attempts must be at least 1")
@@ -79,6 +82,7 @@ class UpstoxClient:
             raise ValueError("timeout must be positive and backoff_base not negative")
         self._base_url = base_url.rstrip("/")
         self._read_attempts = read_attempts
+        self.put_deadline = timeout
         self._backoff_base = backoff_base
         self._observe = observe
         self._http = httpx.AsyncClient(
@@ -118,9 +122,17 @@ class UpstoxClient:
     ) -> StaticIpUpdateResult:
         """PUT both IPs exactly once. Never retried; see `UpstoxOutcomeUnknown`."""
         body = UpdateStaticIpsRequest(primary_ip=primary_ip, secondary_ip=secondary_ip)
-        response = await self._send(
-            Endpoint.PUT_IPS, "PUT", "/v2/user/ip", token=token, json=body.to_json()
-        )
+        try:
+            # One total deadline: httpx's timeout is per phase (connect, write, each read),
+            # so without it a slow answer could take several times `timeout`.
+            async with asyncio.timeout(self.put_deadline):
+                response = await self._send(
+                    Endpoint.PUT_IPS, "PUT", "/v2/user/ip", token=token, json=body.to_json()
+                )
+        except TimeoutError:
+            raise UpstoxOutcomeUnknown(
+                f"no answer to the PUT within {self.put_deadline:g} s"
+            ) from None
         try:
             return _parse_data(Endpoint.PUT_IPS, response, StaticIpUpdateResult)
         except UpstoxApiError as exc:

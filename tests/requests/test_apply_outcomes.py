@@ -120,11 +120,17 @@ def test_lost_answer_of_a_change_that_did_not_happen_fails_without_a_retry(
     http: httpx.Client,
     fake_slack: FakeSlack,
     emulator: EmulatorServer,
+    clock: MutableClock,
     kind: str,
 ) -> None:
     emulator.state.add_fault(Fault(route=PUT, kind=kind, hang_seconds=0.2))  # type: ignore[arg-type]
     request = request_change(http, bot, fake_slack)
     click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER1")
+    # Inside the settling period the old IPs prove nothing yet (a slow PUT can still land).
+    last_card(fake_slack, request.id, "Upstox has not confirmed the change yet")
+    assert stored(bot, request.id).state is S.APPLYING
+    clock.advance(timedelta(seconds=30))
+    bot.run(bot.services.requests.reconcile_unfinished())
     failed = wait_state(bot, request.id, S.FAILED)
     assert "Upstox did not apply the change" in (failed.failure_reason or "")
     assert puts(emulator) == 1

@@ -40,10 +40,11 @@ def test_card_shows_everything_an_approver_needs(
     [request] = all_requests(bot)
     assert card.params["channel"] == CHANNEL
     blob = card.text_blob()
-    # Requester, reason (escaped: no mention, no link), current vs proposed.
+    # Requester, reason (plain text in a quote: no mention, no link, no bold), current vs
+    # proposed.
     assert "<@UREQUESTER>" in blob
-    assert "ISP moved us &lt;!channel&gt; &amp; &lt;https://evil.example|click&gt; *now*" in blob
-    assert "<!channel>" not in blob and "<https://evil" not in blob
+    assert reason_quote(card.params) == reason
+    assert not [t for t in mrkdwn_texts(card.params) if "channel>" in t or "evil" in t]
     fields = [f["text"] for b in card.params["blocks"] for f in b.get("fields", [])]
     assert fields == [
         f"*Current primary*\n`{REGISTERED_PRIMARY}`",
@@ -188,3 +189,47 @@ def test_form_refusal_that_needs_upstox_is_shown_in_the_form(
     updated = fake_slack.wait_for_call("views.update")
     assert "Those IPs are already registered" in updated.text_blob()
     assert cards(fake_slack) == [] and all_requests(bot) == []
+
+
+def mrkdwn_texts(params: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(params["blocks"])
+    return found
+
+
+def reason_quote(params: dict[str, Any]) -> str:
+    """The text of the card's one quoted plain-text paragraph (the reason)."""
+    [quote] = [
+        element
+        for block in params["blocks"]
+        if block["type"] == "rich_text"
+        for element in block["elements"]
+    ]
+    assert quote["type"] == "rich_text_quote"
+    [text] = quote["elements"]
+    assert text["type"] == "text" and "style" not in text
+    return str(text["text"])
+
+
+def test_a_reason_cannot_imitate_card_lines(
+    bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack
+) -> None:
+    reason = "moving\n:white_check_mark: *Applied* — approved by <@UAPPROVER1>\n\n> *Status*"
+    slash(http, bot.base_url, fake_slack, f"set 8.8.8.8 {reason}")
+
+    [card] = cards(fake_slack)
+    quoted = reason_quote(card.params)
+    assert quoted == "moving :white_check_mark: *Applied* — approved by <@UAPPROVER1> > *Status*"
+    assert not [t for t in mrkdwn_texts(card.params) if "Applied" in t or "UAPPROVER1" in t]
+    validate_message(card.params)

@@ -33,10 +33,10 @@ pytestmark = pytest.mark.stress
 S = RequestState
 TOKEN_EXCHANGE = "POST /v2/login/authorization/token"
 NEW_IPS = ("8.8.8.8", "9.9.9.9")
-# A short Upstox timeout keeps the "PUT may still be in flight elsewhere" grace (twice the
-# timeout) short, so the test does not wait long before the read-back may run.
+# A short Upstox timeout keeps the settling period ("PUT may still be in flight or landing":
+# twice the timeout plus 5 s of clock skew) short, so the test does not wait long.
 TIMEOUT = {"UPSTOX_TIMEOUT": "2s"}
-GRACE_SECONDS = 4
+GRACE_SECONDS = 9
 
 
 def card_texts(fake_slack: FakeSlack, request_id: str) -> list[str]:

@@ -60,6 +60,8 @@ def bot_env(
         "UPSTOX_REDIRECT_URI": redirect_uri,
         "UPSTOX_BASE_URL": upstox_base_url,
         "UPSTOX_TIMEOUT": "3s",
+        # As the README recommends; tests of an unpinned bot set it to "".
+        "UPSTOX_USER_ID": "EMU001",
         "DATABASE_URL": database_url,
         "BOT_SECRET_KEY": BOT_SECRET_KEY,
         "ALLOW_NON_PUBLIC_IPS": "false",

@@ -86,8 +86,7 @@ def _add_api_routes(app: FastAPI, state: EmulatorState) -> None:
 
     @app.get("/v2/user/profile")
     async def get_profile(request: Request) -> Response:
-        bearer(request)
-        return success(state.profile_json())
+        return success(state.profile_json(bearer(request).user_id))  # the token's own user
 
     @app.delete("/v2/logout")
     async def logout(request: Request) -> Response:

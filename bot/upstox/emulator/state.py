@@ -356,14 +356,15 @@ class EmulatorState:
         with self._lock:
             self.rate_limiter.hit(token.user_id, route, self.now())
 
-    def profile_json(self) -> dict[str, Any]:
+    def profile_json(self, user_id: str | None = None) -> dict[str, Any]:
+        """The profile of `user_id` (a token's own user; default the configured user)."""
         config = self.config
         return {
             "email": config.email,
             "exchanges": ["NSE", "BSE", "NFO"],
             "products": ["D", "I", "CO"],
             "broker": "UPSTOX",
-            "user_id": config.user_id,
+            "user_id": user_id or config.user_id,
             "user_name": config.user_name,
             "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
             "user_type": "individual",
