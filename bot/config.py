@@ -6,6 +6,7 @@ value stops start-up with one readable line per problem (see `load_settings`).
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 import string
@@ -231,6 +232,8 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("must be sqlite:///path/to/file.db or postgresql://user@host/db")
+        if value.startswith(("postgresql", "postgres://")) and not _has_module("psycopg"):
+            raise ValueError("PostgreSQL needs its driver: pip install 'staticip-bot[postgres]'")
         return value
 
     @field_validator("log_format")
@@ -360,6 +363,10 @@ class _RawCrossFields(BaseSettings):
     slack_signing_secret: str | None = None
     database_url: str | None = "sqlite:///staticip-bot.db"
     bot_secret_key: str | None = None
+
+
+def _has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
 
 
 class SettingsError(Exception):

@@ -9,9 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot.config import SettingsError, load_settings, parse_duration
-from tests.support.bot_runner import bot_env
+from tests.support.bot_runner import bot_env, settings_from_env
 
 
 def _valid(**overrides: str) -> dict[str, str]:
@@ -169,3 +170,21 @@ def test_two_cross_field_problems_are_two_lines() -> None:
     )
     problems = _problems(**values)
     assert len(problems) == 2, problems
+
+
+def test_postgresql_without_its_driver_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The driver is the `postgres` extra; without it, a PostgreSQL URL is a config error,
+    not a ModuleNotFoundError at the first query."""
+    import bot.config
+
+    monkeypatch.setattr(bot.config, "_has_module", lambda name: name != "psycopg")
+    env = bot_env(
+        slack_api_url="http://127.0.0.1:9/api/",
+        upstox_base_url="http://127.0.0.1:9",
+        database_url="postgresql://postgres@127.0.0.1:5432/test",
+    )
+    with pytest.raises(ValidationError) as refused:
+        settings_from_env(env)
+    assert "pip install 'staticip-bot[postgres]'" in str(refused.value)
