@@ -28,7 +28,9 @@ from bot.home.service import HomePublisher
 from bot.ist import Clock, system_clock
 from bot.log import redactor
 from bot.login import listeners as login_listeners
+from bot.login.apps import apps_from_settings
 from bot.login.blocks import SlackLoginMessages
+from bot.login.delivery import TokenDelivery
 from bot.login.gateway import UpstoxGateway
 from bot.login.service import LoginAlerts, LoginLinks, LoginService
 from bot.login.tokens import TokenService
@@ -92,6 +94,7 @@ class Bot:
     home: HomePublisher
     show: ShowService
     requests: ChangeRequestService
+    delivery: TokenDelivery
     login: LoginService
     watcher: Watcher
 
@@ -114,6 +117,7 @@ class Bot:
         await self.scheduler.stop()
         await self.home.aclose()
         await self.requests.aclose()
+        await self.delivery.aclose()
         await self.upstox.aclose()
         await self.responses.aclose()
         await self.public_ip.aclose()
@@ -230,6 +234,17 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         ),
         clock=clock,
     )
+    delivery = TokenDelivery(
+        account=account,
+        apps=apps_from_settings(settings),
+        db=db,
+        tokens=tokens,
+        alerts=alerts,
+        secret_key=secret_key,
+        clock=clock,
+        webhook_give_up=settings.token_webhook_give_up,
+        pickup_alert_after=settings.token_pickup_alert_after,
+    )
     login = LoginService(
         settings=settings,
         db=db,
@@ -240,6 +255,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         reconciler=requests,
         home=home,
         clock=clock,
+        delivery=delivery,
     )
     watcher = Watcher(
         settings=settings,
@@ -270,6 +286,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         home=home,
         show=show,
         requests=requests,
+        delivery=delivery,
         login=login,
         watcher=watcher,
     )

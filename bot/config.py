@@ -10,6 +10,7 @@ import math
 import re
 import string
 from datetime import time, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
@@ -95,6 +96,8 @@ def secret_key_problem(value: str) -> str | None:
 
 Duration = Annotated[timedelta, NoDecode]
 IdList = Annotated[list[str], NoDecode]
+SecretList = Annotated[list[SecretStr], NoDecode]
+MIN_TOKEN_SECRET_CHARS = 16
 
 
 class Settings(BaseSettings):
@@ -142,6 +145,19 @@ class Settings(BaseSettings):
     # time; shorter than Upstox timeout × read retries, so nobody waits in silence.
     reply_deadline: Duration = timedelta(seconds=8)
 
+    # Handing the token to the trading system (bot/login/delivery.py).
+    token_file: Path | None = None
+    token_api_keys: SecretList = Field(default_factory=list)
+    token_webhook_url: AnyHttpUrl | None = None
+    token_webhook_secret: SecretStr | None = None
+    # A webhook delivery is retried (capped backoff) for at most this long.
+    token_webhook_give_up: Duration = timedelta(minutes=30)
+    # A fresh token nobody picked up (GET /token) within this long raises one alert.
+    token_pickup_alert_after: Duration = timedelta(minutes=15)
+    # On weekdays at this IST time the bot starts the Access Token Request by itself.
+    morning_token_request: bool = True
+    morning_token_request_at: time = time(8, 30)
+
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token_prefix(cls, value: SecretStr) -> SecretStr:
@@ -172,6 +188,32 @@ class Settings(BaseSettings):
             problem = secret_key_problem(value.get_secret_value())
             if problem:
                 raise ValueError(problem)
+        return value
+
+    @field_validator("token_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> list[str]:
+        return _split_ids(value)
+
+    @field_validator("token_api_keys")
+    @classmethod
+    def _long_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(len(key.get_secret_value()) < MIN_TOKEN_SECRET_CHARS for key in value):
+            raise ValueError(
+                f"every key must be at least {MIN_TOKEN_SECRET_CHARS} characters long: "
+                f"{_KEY_ADVICE}"
+            )
+        return value
+
+    @field_validator("token_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value()) < MIN_TOKEN_SECRET_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_TOKEN_SECRET_CHARS} characters long: {_KEY_ADVICE}"
+            )
         return value
 
     @field_validator("slack_approval_channel")
@@ -205,7 +247,13 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "upstox_timeout", "approval_ttl", "check_interval", "approver_cache_ttl", mode="before"
+        "upstox_timeout",
+        "approval_ttl",
+        "check_interval",
+        "approver_cache_ttl",
+        "token_webhook_give_up",
+        "token_pickup_alert_after",
+        mode="before",
     )
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
@@ -242,6 +290,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN "
                 "for Socket Mode)"
+            )
+        if (self.token_webhook_url is None) != (self.token_webhook_secret is None):
+            raise ValueError(
+                "set TOKEN_WEBHOOK_URL and TOKEN_WEBHOOK_SECRET together: every webhook "
+                "delivery is signed"
             )
         if self.is_postgres and self.bot_secret_key is None:
             raise ValueError(
@@ -280,6 +333,8 @@ class Settings(BaseSettings):
             self.upstox_client_secret,
             self.upstox_access_token,
             self.bot_secret_key,
+            self.token_webhook_secret,
+            *self.token_api_keys,
         ]
         values = [s.get_secret_value() for s in secrets if s is not None]
         try:

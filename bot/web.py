@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.ist import Clock, system_clock
 from bot.log import new_request_id, request_id_var
 from bot.login.routes import add_upstox_routes
+from bot.login.token_routes import add_token_routes
 from bot.slack.payload_guard import malformed_reason
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             return await slack_handler.handle(request)
 
     add_upstox_routes(app, bot.login)
+    add_token_routes(app, bot.delivery)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -15,8 +15,9 @@ Two ways in, both ending in `TokenService.store` and one confirmation in the cha
 `LoginAlerts` owns the "logged out" alert (one per outage, with a fresh login link); its
 callers are the apply flow after a change and the watcher's token check — never a read.
 After a login, `LoginService._logged_in` is the whole sequence, top to bottom: store the
-token, confirm in the channel (clearing the alert), finish a change that waited for this
-login, refresh the App Home.
+token, deliver it to the trading system's sinks (`bot.login.delivery`), confirm in the
+channel (clearing the alert), finish a change that waited for this login, refresh the App
+Home.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from bot.config import Settings
 from bot.errors import UserFacingError
 from bot.ist import Clock, format_ist
 from bot.log import redactor
+from bot.login.delivery import TokenDelivery
 from bot.login.tokens import TokenDeath, TokenService, TokenStatus
 from bot.slack.alerts import Alerts
 from bot.slack.channel import Blocks, SlackChannel
@@ -243,12 +245,14 @@ class LoginService:
         reconciler: Reconciler,
         home: HomeRefresh,
         clock: Clock,
+        delivery: TokenDelivery,
     ) -> None:
         self._settings = settings
         self._account = settings.account
         self._db = db
         self._upstox = upstox
         self._tokens = tokens
+        self._delivery = delivery
         self._links = links
         self._alerts = alerts
         self._reconciler = reconciler
@@ -453,8 +457,10 @@ class LoginService:
     async def _logged_in(
         self, token: SecretStr, profile: Profile, *, requested_by: str, via: TokenSource
     ) -> LoginResult:
-        """After a login, in this order: store, confirm, finish a waiting change, refresh."""
+        """After a login, in this order: store, hand the token to the trading system's
+        sinks, confirm, finish a waiting change, refresh."""
         await self._tokens.store(token, user_id=profile.user_id, via=via)
+        await self._delivery.deliver()
         result = LoginResult(user_id=profile.user_id, requested_by=requested_by, via=via)
         log.info("logged in to Upstox as %s via %s", profile.user_id, via.value)
         await self._alerts.logged_in(result)

@@ -1,0 +1,486 @@
+"""Handing every fresh Upstox token to the trading system, and proving it was handed over.
+
+Three sinks per app (see `bot.login.apps`), all carrying the same JSON (`token_json`):
+
+- the token file: written atomically (a temp file in the same folder, fsync, rename), mode
+  0600, so a reader sees the old file or the new one, never half of one;
+- `GET /token`: a consumer with an API key fetches it, optionally long-polling
+  (`?wait=SECONDS&after=<issued_at>`) until a newer token exists. Keys are kept only as
+  HMACs and compared in constant time; every fetch is recorded under the key's
+  fingerprint — the pickup proof;
+- the webhook: the JSON is POSTed, signed (`X-Staticip-Signature: v1=<hex HMAC-SHA256 of
+  "v1:<timestamp>:<body>">`), retried with capped backoff until a 2xx or the give-up
+  limit; at most one delivery per app in flight, every attempt recorded, and a token that
+  has been replaced is never delivered (the older delivery is cancelled, and each attempt
+  first checks that its token is still the current one — also against other replicas).
+
+`TokenDelivery.deliver` is called by the after-login flow (`LoginService._logged_in`) as
+one of its explicit steps. Nothing here logs or posts a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from bot.ist import IST, Clock, format_ist
+from bot.log import redactor
+from bot.login.apps import TokenApp, WebhookTarget
+from bot.login.tokens import TokenService, TokenStatus, UsableToken
+from bot.slack.alerts import Alerts
+from bot.store.crypto import derive_key
+from bot.store.database import Database
+
+log = logging.getLogger(__name__)
+
+SINK_FILE = "file"
+SINK_API = "api"
+SINK_WEBHOOK = "webhook"
+
+WEBHOOK_DOWN = "token_webhook_down"
+NOT_PICKED_UP = "token_not_picked_up"
+MAX_WAIT_SECONDS = 300.0
+# A waiting GET /token also re-reads the database this often, so a login on another
+# replica wakes it too (a login on this replica wakes it at once).
+WAIT_POLL_SECONDS = 1.0
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+SIGNATURE_VERSION = "v1"
+TIMESTAMP_HEADER = "X-Staticip-Timestamp"
+SIGNATURE_HEADER = "X-Staticip-Signature"
+
+_KEY_FINGERPRINT_INFO = b"staticip-bot/token-api-key/v1"
+
+
+def token_json(app: TokenApp, token: UsableToken, status: TokenStatus) -> dict[str, Any]:
+    """The one shape of a delivered token (file, endpoint and webhook)."""
+    assert status.expires_at is not None
+    return {
+        "access_token": token.secret.get_secret_value(),
+        "token_type": "Bearer",
+        "user_id": status.user_id,
+        "client_id": app.client_id,
+        "issued_at": token.obtained_at.astimezone(IST).isoformat(),
+        "expires_at": status.expires_at.astimezone(IST).isoformat(),
+    }
+
+
+def encode(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def sign(secret: SecretStr, timestamp: str, body: bytes) -> str:
+    """`v1=<hex HMAC-SHA256 of "v1:<timestamp>:<body>">`."""
+    message = f"{SIGNATURE_VERSION}:{timestamp}:".encode() + body
+    digest = hmac.new(secret.get_secret_value().encode(), message, hashlib.sha256).hexdigest()
+    return f"{SIGNATURE_VERSION}={digest}"
+
+
+def write_atomically(path: Path, body: bytes) -> None:
+    """Replace `path` with `body` so that no reader ever sees a partial file; mode 0600."""
+    folder = path.parent
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    # The rename itself must survive a crash too.
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class ApiKeys:
+    """The keys allowed to `GET /token`, held only as keyed hashes.
+
+    A presented key is hashed the same way and compared with every stored hash in constant
+    time, so neither the answer nor its timing tells which key (or how much of one) matched.
+    The fingerprint recorded for a fetch is a prefix of that hash: it names the key without
+    revealing it.
+    """
+
+    def __init__(self, keys: tuple[SecretStr, ...], secret_key: SecretStr) -> None:
+        self._hmac_key = derive_key(secret_key.get_secret_value(), info=_KEY_FINGERPRINT_INFO)
+        self._hashes = tuple(self._hash(k.get_secret_value()) for k in keys)
+
+    def __bool__(self) -> bool:
+        return bool(self._hashes)
+
+    def _hash(self, key: str) -> bytes:
+        return hmac.new(self._hmac_key, key.encode("utf-8"), hashlib.sha256).digest()
+
+    def fingerprint_of(self, presented: str | None) -> str | None:
+        """The fingerprint of the matching key, or None (missing, malformed or wrong)."""
+        if not presented or not self._hashes:
+            return None
+        digest = self._hash(presented)
+        found = None
+        for known in self._hashes:
+            if hmac.compare_digest(digest, known):
+                found = known
+        return None if found is None else found.hex()[:12]
+
+
+def bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class FetchAnswer:
+    """What `GET /token` answers: a status and a JSON body (None: an empty body)."""
+
+    status: int
+    body: dict[str, Any] | None = None
+
+
+class FetchRefused(Exception):
+    def __init__(self, status: int, body: dict[str, Any] | None = None) -> None:
+        super().__init__(status)
+        self.answer = FetchAnswer(status, body)
+
+
+def parse_wait(raw: str | None) -> float:
+    if raw is None or raw == "":
+        return 0.0
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        raise FetchRefused(400, {"error": "bad_wait", "message": "wait is seconds, from 0 to 300"})
+    return wait
+
+
+def parse_after(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    # An unencoded "+05:30" arrives as " 05:30" (a "+" in a query string is a space).
+    text = raw.strip().replace(" ", "+")
+    try:
+        after = datetime.fromisoformat(text)
+    except ValueError:
+        after = None
+    if after is None or after.tzinfo is None:
+        raise FetchRefused(
+            400,
+            {"error": "bad_after", "message": "after is an issued_at value (ISO-8601, offset)"},
+        )
+    return after
+
+
+class _Waiters:
+    """Wakes every waiting fetch when a token is stored on this replica."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
+
+
+class TokenDelivery:
+    """Every app's sinks: deliver after a login, serve `GET /token`, retry the webhook."""
+
+    def __init__(
+        self,
+        *,
+        account: str,
+        apps: tuple[TokenApp, ...],
+        db: Database,
+        tokens: TokenService,
+        alerts: Alerts,
+        secret_key: SecretStr,
+        clock: Clock,
+        webhook_give_up: timedelta = timedelta(minutes=30),
+        pickup_alert_after: timedelta = timedelta(minutes=15),
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._account = account
+        self.apps = {app.name: app for app in apps}
+        self._db = db
+        self._tokens = tokens
+        self._alerts = alerts
+        self._clock = clock
+        self._keys = {app.name: ApiKeys(app.sinks.api_keys, secret_key) for app in apps}
+        self._waiters = _Waiters()
+        # Fetches holding a `wait` right now.
+        self.waiting = 0
+        self._webhooks: dict[str, asyncio.Task[None]] = {}
+        self._webhook_lock = asyncio.Lock()
+        self.webhook_give_up = webhook_give_up
+        self.pickup_alert_after = pickup_alert_after
+        # Backoff between webhook attempts: base × 2^(attempt-1), capped.
+        self.backoff_base = 2.0
+        self.backoff_cap = 300.0
+        self._http = http or httpx.AsyncClient(
+            timeout=WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False
+        )
+        for app in apps:
+            secrets = [k.get_secret_value() for k in app.sinks.api_keys]
+            if app.sinks.webhook is not None:
+                secrets.append(app.sinks.webhook.secret.get_secret_value())
+            redactor.add(secrets)
+
+    @property
+    def own_app(self) -> TokenApp:
+        return next(iter(self.apps.values()))
+
+    # After a login ---------------------------------------------------------------------
+
+    async def deliver(self, app_name: str | None = None) -> None:
+        """Hand the app's current token to each of its sinks; never raises.
+
+        The file is written before this returns; waiting fetches are woken; the webhook
+        runs in the background (it may retry for up to `webhook_give_up`).
+        """
+        app = self.apps[app_name] if app_name else self.own_app
+        self._waiters.notify()
+        try:
+            status, token = await self._tokens.current()
+            if token is None:
+                return
+            payload = token_json(app, token, status)
+            if app.sinks.file is not None:
+                await self._write_file(app, app.sinks.file, payload, token.obtained_at)
+            if app.sinks.webhook is not None:
+                await self._start_webhook(app, app.sinks.webhook, payload, token.obtained_at)
+        except Exception:
+            # The token is stored; a failed hand-over is recorded and alerted, not raised.
+            log.exception("token delivery for app %s failed", app.name)
+
+    async def _write_file(
+        self, app: TokenApp, path: Path, payload: dict[str, Any], issued_at: datetime
+    ) -> None:
+        try:
+            await asyncio.to_thread(write_atomically, path, encode(payload) + b"\n")
+        except OSError as exc:
+            log.warning("could not write the token file %s: %s", path, type(exc).__name__)
+            await self._record(app, SINK_FILE, "failed", issued_at, detail=type(exc).__name__)
+            return
+        await self._record(app, SINK_FILE, "written", issued_at, detail=str(path))
+
+    # GET /token ------------------------------------------------------------------------
+
+    async def fetch(
+        self,
+        *,
+        app_name: str | None,
+        authorization: str | None,
+        wait: str | None,
+        after: str | None,
+    ) -> FetchAnswer:
+        """The token for a consumer holding a key; see the module docstring."""
+        app = self.apps.get(app_name) if app_name else self.own_app
+        keys = self._keys.get(app.name) if app is not None else None
+        fingerprint = keys.fingerprint_of(bearer(authorization)) if keys else None
+        if app is None or fingerprint is None:
+            # Say nothing else: not whether the app exists, not whether keys are set.
+            return FetchAnswer(401)
+        try:
+            seconds = parse_wait(wait)
+            newer_than = parse_after(after)
+        except FetchRefused as refused:
+            return refused.answer
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        self.waiting += 1
+        try:
+            while True:
+                status, token = await self._tokens.current()
+                fresh = token is not None and (newer_than is None or token.obtained_at > newer_than)
+                remaining = deadline - loop.time()
+                if fresh or remaining <= 0:
+                    break
+                await self._waiters.wait(min(remaining, WAIT_POLL_SECONDS))
+        finally:
+            self.waiting -= 1
+        if token is None:
+            await self._record(app, SINK_API, "no_token", None, key_fingerprint=fingerprint)
+            return FetchAnswer(503, {"error": "no_valid_token", "since": await self._since()})
+        await self._record(app, SINK_API, "fetched", token.obtained_at, key_fingerprint=fingerprint)
+        return FetchAnswer(200, token_json(app, token, status))
+
+    async def _since(self) -> str | None:
+        """When the bot last stopped having a valid token (None: it never had one)."""
+        stored = await self._db.tokens.get(self._account)
+        if stored is None:
+            return None
+        moment = min(stored.updated_at, stored.expires_at)
+        return moment.astimezone(IST).isoformat()
+
+    # The webhook -----------------------------------------------------------------------
+
+    async def _start_webhook(
+        self, app: TokenApp, target: WebhookTarget, payload: dict[str, Any], issued_at: datetime
+    ) -> None:
+        """Replace any delivery still in flight for the app (its token is older)."""
+        async with self._webhook_lock:
+            previous = self._webhooks.pop(app.name, None)
+            if previous is not None and not previous.done():
+                previous.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await previous
+                await self._record(app, SINK_WEBHOOK, "superseded", None)
+            self._webhooks[app.name] = asyncio.create_task(
+                self._webhook(app, target, payload, issued_at), name=f"webhook:{app.name}"
+            )
+
+    async def _webhook(
+        self, app: TokenApp, target: WebhookTarget, payload: dict[str, Any], issued_at: datetime
+    ) -> None:
+        try:
+            await self._webhook_attempts(app, target, payload, issued_at)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("token webhook delivery for app %s failed", app.name)
+
+    async def _webhook_attempts(
+        self, app: TokenApp, target: WebhookTarget, payload: dict[str, Any], issued_at: datetime
+    ) -> None:
+        body = encode(payload)
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            if not await self._still_current(payload["access_token"]):
+                await self._record(app, SINK_WEBHOOK, "superseded", issued_at, attempt=attempt)
+                return
+            detail = await self._post(target, body)
+            if detail is None:
+                await self._record(
+                    app, SINK_WEBHOOK, "delivered", issued_at, attempt=attempt, detail="2xx"
+                )
+                await self._webhook_recovered(app, target, issued_at)
+                return
+            await self._record(
+                app, SINK_WEBHOOK, "failed", issued_at, attempt=attempt, detail=detail
+            )
+            if self._clock() - started >= self.webhook_give_up:
+                await self._record(app, SINK_WEBHOOK, "gave_up", issued_at, attempt=attempt)
+                await self._webhook_down(app, target, issued_at, detail)
+                return
+            delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_cap)
+            await asyncio.sleep(delay)
+
+    async def _post(self, target: WebhookTarget, body: bytes) -> str | None:
+        """None on a 2xx, else what went wrong (a status or an error class, no secrets)."""
+        timestamp = str(int(self._clock().timestamp()))
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(target.secret, timestamp, body),
+        }
+        try:
+            answer = await self._http.post(target.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return type(exc).__name__
+        if 200 <= answer.status_code < 300:
+            return None
+        return f"HTTP {answer.status_code}"
+
+    async def _still_current(self, access_token: str) -> bool:
+        """Is this still the app's valid token? (A newer login, here or on another replica,
+        or a logout, ends the delivery of this one.)"""
+        _, token = await self._tokens.current()
+        return token is not None and hmac.compare_digest(
+            token.secret.get_secret_value(), access_token
+        )
+
+    async def _webhook_down(
+        self, app: TokenApp, target: WebhookTarget, issued_at: datetime, detail: str
+    ) -> None:
+        minutes = int(self.webhook_give_up.total_seconds() // 60)
+        text = (
+            f":warning: The trading system's token webhook ({target.host}) did not accept "
+            f"the Upstox token issued {format_ist(issued_at)} for app {app.name} within "
+            f"{minutes} minutes (last answer: {detail}); the bot stopped retrying. Fix the "
+            "consumer, then let it fetch the token with GET /token, or log in again to "
+            "deliver a new one."
+        )
+        try:
+            await self._alerts.start(WEBHOOK_DOWN, text, details={"app": app.name})
+        except Exception:
+            log.exception("could not post the webhook alert")
+
+    async def _webhook_recovered(
+        self, app: TokenApp, target: WebhookTarget, issued_at: datetime
+    ) -> None:
+        text = (
+            f":white_check_mark: The token webhook ({target.host}) accepted the Upstox token "
+            f"issued {format_ist(issued_at)} for app {app.name}."
+        )
+        try:
+            await self._alerts.clear(WEBHOOK_DOWN, text)
+        except Exception:
+            log.exception("could not post the webhook recovery")
+
+    # Records ---------------------------------------------------------------------------
+
+    async def _record(
+        self,
+        app: TokenApp,
+        sink: str,
+        outcome: str,
+        issued_at: datetime | None,
+        *,
+        attempt: int = 1,
+        detail: str | None = None,
+        key_fingerprint: str | None = None,
+    ) -> None:
+        await self._db.deliveries.record(
+            account=self._account,
+            app=app.name,
+            sink=sink,
+            outcome=outcome,
+            token_issued_at=issued_at,
+            attempt=attempt,
+            detail=detail,
+            key_fingerprint=key_fingerprint,
+            at=self._clock(),
+        )
+
+    async def idle(self) -> None:
+        """Wait for every webhook delivery in flight (tests, shutdown)."""
+        tasks = [t for t in self._webhooks.values() if not t.done()]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        tasks = list(self._webhooks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._http.aclose()

@@ -1,0 +1,72 @@
+"""The token sinks' settings: each mistake is one line naming its variable, and no key or
+secret is echoed back."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import SettingsError, load_settings
+from bot.login.apps import OWN_APP, apps_from_settings
+from tests.support.bot_runner import bot_env
+
+KEY = "consumer-key-0123456789abcdef"
+SECRET = "webhook-secret-0123456789abcdef"
+
+
+def _values(**overrides: str) -> dict[str, str]:
+    env = bot_env(
+        slack_api_url="http://127.0.0.1:9/api/",
+        upstox_base_url="http://127.0.0.1:9",
+        database_url="sqlite:///x.db",
+    )
+    env.update({k.upper(): v for k, v in overrides.items()})
+    return {k.lower(): v for k, v in env.items()}
+
+
+def _problems(**overrides: str) -> list[str]:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None, **_values(**overrides))
+    return raised.value.problems
+
+
+def test_the_single_app_form_describes_the_bots_own_app_and_its_sinks() -> None:
+    settings = load_settings(
+        _env_file=None,
+        **_values(
+            token_file="/srv/trading/token.json",
+            token_api_keys=f"{KEY}, second-key-0123456789abcdef",
+            token_webhook_url="https://trading.example/hook",
+            token_webhook_secret=SECRET,
+        ),
+    )
+    [app] = apps_from_settings(settings)
+    assert app.name == OWN_APP and app.client_id == settings.upstox_client_id
+    assert app.sinks.names == ("file", "api", "webhook")
+    assert len(app.sinks.api_keys) == 2
+    assert app.sinks.webhook is not None and app.sinks.webhook.host == "trading.example"
+    assert KEY in settings.secret_values() and SECRET in settings.secret_values()
+
+
+def test_no_sinks_by_default() -> None:
+    [app] = apps_from_settings(load_settings(_env_file=None, **_values()))
+    assert app.sinks.names == ()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"token_webhook_url": "https://trading.example/hook"}, "set TOKEN_WEBHOOK_URL and"),
+        ({"token_webhook_secret": SECRET}, "set TOKEN_WEBHOOK_URL and"),
+        (
+            {"token_webhook_url": "https://t.example/", "token_webhook_secret": "short"},
+            "TOKEN_WEBHOOK_SECRET: must be at least 16",
+        ),
+        ({"token_api_keys": f"{KEY},tiny"}, "TOKEN_API_KEYS: every key must be at least 16"),
+        ({"token_webhook_url": "not a url", "token_webhook_secret": SECRET}, "TOKEN_WEBHOOK_URL:"),
+        ({"token_pickup_alert_after": "soon"}, "TOKEN_PICKUP_ALERT_AFTER: not a duration"),
+    ],
+)
+def test_each_sink_mistake_is_one_line(overrides: dict[str, str], expected: str) -> None:
+    problems = _problems(**overrides)
+    assert any(expected in p for p in problems), problems
+    assert not [p for p in problems if "tiny" in p or SECRET in p or KEY in p]
