@@ -20,14 +20,20 @@ from bot.login.delivery import SINK_API, SINK_FILE, SINK_WEBHOOK
 from bot.upstox.emulator import EmulatorServer
 from tests.login.conftest import MakeBot
 from tests.login.helpers import PROFILE, stored_token
-from tests.support.bot_runner import InProcessBot, wait_until
+from tests.support.bot_runner import (
+    TOKEN_API_KEY,
+    TOKEN_API_KEY_2,
+    TOKEN_WEBHOOK_SECRET,
+    InProcessBot,
+    wait_until,
+)
 from tests.support.clock import MutableClock
 from tests.support.fake_slack import FakeSlack
 from tests.support.webhook_server import WebhookServer
 
-API_KEY = "consumer-key-0123456789abcdef"
-OTHER_KEY = "second-consumer-key-0123456789"
-WEBHOOK_SECRET = "webhook-secret-0123456789abcdef"
+API_KEY = TOKEN_API_KEY
+OTHER_KEY = TOKEN_API_KEY_2
+WEBHOOK_SECRET = TOKEN_WEBHOOK_SECRET
 TOKEN_FIELDS = {"access_token", "token_type", "user_id", "client_id", "issued_at", "expires_at"}
 
 
@@ -355,8 +361,8 @@ def test_a_replaced_token_is_never_delivered_after_its_successor(
 
     old = log_in(http, bot, clock)
     webhook.wait_for(lambda got: len(got) >= 2)
-    webhook.default_status = 200
     new = log_in(http, bot, clock)
+    webhook.default_status = 200  # only now: the old token was current until the login
     bot.run(bot.services.delivery.idle())
 
     tokens = [r.token for r in webhook.snapshot()]
@@ -380,9 +386,9 @@ def test_a_login_on_another_replica_stops_this_replicas_retries(
     webhook.wait_for(lambda got: len(got) >= 1)
     # The second replica (sharing the database) is where the next login lands.
     second = make_bot(token_webhook_url=webhook.url, token_webhook_secret=WEBHOOK_SECRET)
-    webhook.default_status = 200
 
     new = log_in(http, second, clock)
+    webhook.default_status = 200
     first.run(first.services.delivery.idle())
     second.run(second.services.delivery.idle())
 

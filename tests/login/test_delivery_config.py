@@ -7,10 +7,10 @@ import pytest
 
 from bot.config import SettingsError, load_settings
 from bot.login.apps import OWN_APP, apps_from_settings
-from tests.support.bot_runner import bot_env
+from tests.support.bot_runner import TOKEN_API_KEY, TOKEN_WEBHOOK_SECRET, bot_env
 
-KEY = "consumer-key-0123456789abcdef"
-SECRET = "webhook-secret-0123456789abcdef"
+KEY = TOKEN_API_KEY
+SECRET = TOKEN_WEBHOOK_SECRET
 
 
 def _values(**overrides: str) -> dict[str, str]:
