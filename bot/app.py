@@ -131,6 +131,7 @@ class Bot:
         add("token_check", every, self.watcher.token_check)
         daily("token_check_0331", TOKEN_EXPIRY_CHECK_AT, self.watcher.token_check)
         add("ip_watch", every, self.watcher.ip_watch)
+        add("token_pickup", every, self.delivery.pickup_check)
         add("morning", every, self.watcher.morning_check)
         daily("morning_daily", self.settings.morning_reminder_at, self.watcher.morning_check)
 
@@ -200,6 +201,18 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
     login_alerts = LoginAlerts(
         links=links, alerts=alerts, channel=channel, messages=SlackLoginMessages(clock)
     )
+    delivery = TokenDelivery(
+        account=account,
+        apps=apps_from_settings(settings),
+        db=db,
+        tokens=tokens,
+        alerts=alerts,
+        channel=channel,
+        secret_key=secret_key,
+        clock=clock,
+        webhook_give_up=settings.token_webhook_give_up,
+        pickup_alert_after=settings.token_pickup_alert_after,
+    )
     home = HomePublisher(
         account=account,
         db=db,
@@ -208,9 +221,16 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         alerts=alerts,
         channel=channel,
         clock=clock,
+        delivery=delivery,
     )
     show = ShowService(
-        settings=settings, db=db, tokens=tokens, gateway=gateway, public_ip=public_ip, clock=clock
+        settings=settings,
+        db=db,
+        tokens=tokens,
+        gateway=gateway,
+        public_ip=public_ip,
+        clock=clock,
+        delivery=delivery,
     )
     cards = RequestCards(channel, request_card, clock, home)
     groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
@@ -233,17 +253,6 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
             put_grace=settings.upstox_timeout * 2,
         ),
         clock=clock,
-    )
-    delivery = TokenDelivery(
-        account=account,
-        apps=apps_from_settings(settings),
-        db=db,
-        tokens=tokens,
-        alerts=alerts,
-        secret_key=secret_key,
-        clock=clock,
-        webhook_give_up=settings.token_webhook_give_up,
-        pickup_alert_after=settings.token_pickup_alert_after,
     )
     login = LoginService(
         settings=settings,

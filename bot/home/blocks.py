@@ -42,6 +42,8 @@ class HomeData:
     open_requests: tuple[OpenRequest, ...] = ()
     audit: tuple[AuditEntry, ...] = ()
     alerts: tuple[str, ...] = ()
+    deliveries: tuple[str, ...] = ()
+    """Per app: the last token hand-over per sink and the last pickup (plain text)."""
 
 
 def _escape(text: str) -> str:
@@ -166,6 +168,8 @@ def build_home_view(data: HomeData) -> dict[str, Any]:
         _ips_section(data),
         _section(f"{_window_text(data)}\n{_token_text(data.token)}"),
     ]
+    if data.deliveries:
+        blocks.append(_section("\n".join(_escape(line) for line in data.deliveries)))
     if data.alerts:
         names = ", ".join(sorted({a.split(":")[0].replace("_", " ") for a in data.alerts}))
         blocks.append(_section(f":warning: *Active alerts:* {_escape(names)}"))

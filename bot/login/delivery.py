@@ -29,7 +29,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,10 @@ from bot.log import redactor
 from bot.login.apps import TokenApp, WebhookTarget
 from bot.login.tokens import TokenService, TokenStatus, UsableToken
 from bot.slack.alerts import Alerts
+from bot.slack.channel import PostedMessage, SlackChannel
 from bot.store.crypto import derive_key
 from bot.store.database import Database
+from bot.store.models import TokenDelivery as DeliveryRecord
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +154,91 @@ def bearer(authorization: str | None) -> str | None:
     return value.strip()
 
 
+@dataclass
+class Handover:
+    """One token's way to the trading system, shown in one channel message updated in
+    place: each sink's outcome, then "trading can resume"."""
+
+    app: TokenApp
+    issued_at: datetime
+    file: str | None = None
+    webhook: str | None = None
+    webhook_detail: str | None = None
+    message: PostedMessage | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def finished(self) -> bool:
+        return self.webhook not in ("delivering",)
+
+    @property
+    def complete(self) -> bool:
+        """Every configured sink has the token."""
+        sinks = self.app.sinks
+        file_ok = sinks.file is None or self.file == "written"
+        webhook_ok = sinks.webhook is None or self.webhook == "delivered"
+        return file_ok and webhook_ok
+
+    def text(self) -> str:
+        sinks = self.app.sinks
+        lines = [f"Token hand-over for app {self.app.name} (issued {format_ist(self.issued_at)}):"]
+        if sinks.file is not None:
+            written = "written" if self.file == "written" else "could not be written"
+            lines.append(f"• token file {written}")
+        if sinks.api_keys:
+            lines.append(f"• GET /token serves it to {len(sinks.api_keys)} key(s)")
+        if sinks.webhook is not None:
+            said = {
+                "delivering": "delivering…",
+                "delivered": "accepted",
+                "gave_up": "not accepted; the bot stopped retrying",
+                "superseded": "not sent: a newer token replaced it",
+            }.get(self.webhook or "", "pending")
+            detail = f" ({self.webhook_detail})" if self.webhook_detail else ""
+            lines.append(f"• webhook ({sinks.webhook.host}) {said}{detail}")
+        if self.complete:
+            lines.append(":white_check_mark: Trading can resume.")
+        elif not self.finished:
+            lines.append(":hourglass_flowing_sand: Waiting for the trading system.")
+        elif self.webhook != "superseded":
+            lines.append(":warning: The trading system has not got this token.")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class AppDeliveries:
+    """For status and the App Home: the last hand-over per sink and the last pickup."""
+
+    app: str
+    sinks: tuple[str, ...]
+    last: Mapping[str, DeliveryRecord]
+    last_pickup: DeliveryRecord | None
+
+    def describe(self) -> str:
+        """One line, plain text (no Slack markup, nothing secret)."""
+        parts = []
+        for sink in self.sinks:
+            record = self.last.get(sink)
+            label = {SINK_FILE: "file", SINK_API: "GET /token", SINK_WEBHOOK: "webhook"}[sink]
+            if sink == SINK_API:
+                pickup = self.last_pickup
+                if pickup is None:
+                    parts.append(f"{label}: not fetched yet")
+                else:
+                    parts.append(
+                        f"{label}: last fetched by key {pickup.key_fingerprint} "
+                        f"{format_ist(pickup.at)}"
+                    )
+                continue
+            if record is None:
+                parts.append(f"{label}: nothing delivered yet")
+                continue
+            attempt = f", attempt {record.attempt}" if sink == SINK_WEBHOOK else ""
+            detail = f" ({record.detail}{attempt})" if sink == SINK_WEBHOOK else ""
+            parts.append(f"{label}: {record.outcome}{detail} {format_ist(record.at)}")
+        return f"Token delivery ({self.app}): " + "; ".join(parts) + "."
+
+
 @dataclass(frozen=True, slots=True)
 class FetchAnswer:
     """What `GET /token` answers: a status and a JSON body (None: an empty body)."""
@@ -222,6 +309,7 @@ class TokenDelivery:
         db: Database,
         tokens: TokenService,
         alerts: Alerts,
+        channel: SlackChannel,
         secret_key: SecretStr,
         clock: Clock,
         webhook_give_up: timedelta = timedelta(minutes=30),
@@ -233,6 +321,7 @@ class TokenDelivery:
         self._db = db
         self._tokens = tokens
         self._alerts = alerts
+        self._channel = channel
         self._clock = clock
         self._keys = {app.name: ApiKeys(app.sinks.api_keys, secret_key) for app in apps}
         self._waiters = _Waiters()
@@ -258,39 +347,106 @@ class TokenDelivery:
     def own_app(self) -> TokenApp:
         return next(iter(self.apps.values()))
 
+    async def report(self) -> tuple[AppDeliveries, ...]:
+        """Per app with sinks: the last record of each sink and the last pickup."""
+        reports = []
+        for app in self.apps.values():
+            if not app.sinks.names:
+                continue
+            last = await self._db.deliveries.latest_per_sink(self._account, app.name)
+            pickup = await self._db.deliveries.latest(
+                self._account, app.name, sink=SINK_API, outcome="fetched"
+            )
+            reports.append(AppDeliveries(app.name, app.sinks.names, last, pickup))
+        return tuple(reports)
+
     # After a login ---------------------------------------------------------------------
 
-    async def deliver(self, app_name: str | None = None) -> None:
+    async def deliver(self, app_name: str | None = None) -> Handover | None:
         """Hand the app's current token to each of its sinks; never raises.
 
         The file is written before this returns; waiting fetches are woken; the webhook
-        runs in the background (it may retry for up to `webhook_give_up`).
+        runs in the background (it may retry for up to `webhook_give_up`). The returned
+        hand-over is what `announce` shows in the channel.
         """
         app = self.apps[app_name] if app_name else self.own_app
         self._waiters.notify()
         try:
             status, token = await self._tokens.current()
             if token is None:
-                return
+                return None
+            handover = Handover(app, token.obtained_at)
             payload = token_json(app, token, status)
             if app.sinks.file is not None:
-                await self._write_file(app, app.sinks.file, payload, token.obtained_at)
+                handover.file = await self._write_file(
+                    app, app.sinks.file, payload, token.obtained_at
+                )
             if app.sinks.webhook is not None:
-                await self._start_webhook(app, app.sinks.webhook, payload, token.obtained_at)
+                handover.webhook = "delivering"
+                await self._start_webhook(app, app.sinks.webhook, payload, handover)
         except Exception:
             # The token is stored; a failed hand-over is recorded and alerted, not raised.
             log.exception("token delivery for app %s failed", app.name)
+            return None
+        return handover if app.sinks.names else None
+
+    async def announce(self, handover: Handover | None) -> None:
+        """Post the hand-over message (updated in place as the webhook finishes)."""
+        if handover is None:
+            return
+        async with handover.lock:
+            try:
+                handover.message = await self._channel.post(handover.text())
+            except Exception:
+                log.exception("could not post the token hand-over")
+
+    async def _progress(self, handover: Handover) -> None:
+        async with handover.lock:
+            if handover.message is None:
+                return  # not announced yet: `announce` will show the outcome
+            try:
+                await self._channel.update(handover.message, handover.text())
+            except Exception:
+                log.exception("could not update the token hand-over")
 
     async def _write_file(
         self, app: TokenApp, path: Path, payload: dict[str, Any], issued_at: datetime
-    ) -> None:
+    ) -> str:
         try:
             await asyncio.to_thread(write_atomically, path, encode(payload) + b"\n")
         except OSError as exc:
             log.warning("could not write the token file %s: %s", path, type(exc).__name__)
             await self._record(app, SINK_FILE, "failed", issued_at, detail=type(exc).__name__)
-            return
+            return "failed"
         await self._record(app, SINK_FILE, "written", issued_at, detail=str(path))
+        return "written"
+
+    # The pickup check (a periodic job) --------------------------------------------------
+
+    async def pickup_check(self) -> None:
+        """One alert when a fresh token has not been picked up (no GET /token fetch, no
+        webhook 2xx) within `pickup_alert_after`; cleared once when it is. Apps whose only
+        sink is the file are not checked: nothing tells when a file was read."""
+        _, token = await self._tokens.current()
+        for app in self.apps.values():
+            if not (app.sinks.api_keys or app.sinks.webhook):
+                continue
+            condition = f"{NOT_PICKED_UP}:{app.name}"
+            if token is None:
+                # Logged out: the token-dead alert says what to do; this one is moot.
+                await self._alerts.clear(condition, None)
+                continue
+            pickup = await self._db.deliveries.first_pickup(
+                self._account, app.name, token_issued_at=token.obtained_at
+            )
+            if pickup is not None:
+                await self._alerts.clear(condition, _picked_up_text(app, pickup))
+            elif self._clock() - token.obtained_at >= self.pickup_alert_after:
+                await self._alerts.start(
+                    condition,
+                    _not_picked_up_text(app, token.obtained_at, self.pickup_alert_after),
+                    details={"app": app.name},
+                )
 
     # GET /token ------------------------------------------------------------------------
 
@@ -344,7 +500,7 @@ class TokenDelivery:
     # The webhook -----------------------------------------------------------------------
 
     async def _start_webhook(
-        self, app: TokenApp, target: WebhookTarget, payload: dict[str, Any], issued_at: datetime
+        self, app: TokenApp, target: WebhookTarget, payload: dict[str, Any], handover: Handover
     ) -> None:
         """Replace any delivery still in flight for the app (its token is older)."""
         async with self._webhook_lock:
@@ -353,24 +509,39 @@ class TokenDelivery:
                 previous.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await previous
-                await self._record(app, SINK_WEBHOOK, "superseded", None)
             self._webhooks[app.name] = asyncio.create_task(
-                self._webhook(app, target, payload, issued_at), name=f"webhook:{app.name}"
+                self._webhook(app, target, payload, handover), name=f"webhook:{app.name}"
             )
 
     async def _webhook(
-        self, app: TokenApp, target: WebhookTarget, payload: dict[str, Any], issued_at: datetime
+        self, app: TokenApp, target: WebhookTarget, payload: dict[str, Any], handover: Handover
     ) -> None:
         try:
-            await self._webhook_attempts(app, target, payload, issued_at)
+            outcome, detail = await self._webhook_attempts(app, target, payload, handover)
         except asyncio.CancelledError:
+            # Replaced by a newer token's delivery on this replica.
+            handover.webhook = "superseded"
+            await asyncio.shield(self._finish(app, handover, None))
             raise
         except Exception:
             log.exception("token webhook delivery for app %s failed", app.name)
+            outcome, detail = "gave_up", "error"
+        handover.webhook, handover.webhook_detail = outcome, detail
+        await self._finish(app, handover, outcome)
+
+    async def _finish(self, app: TokenApp, handover: Handover, outcome: str | None) -> None:
+        try:
+            if outcome is None:
+                await self._record(app, SINK_WEBHOOK, "superseded", handover.issued_at)
+            await self._progress(handover)
+        except Exception:
+            log.exception("could not record the end of a webhook delivery")
 
     async def _webhook_attempts(
-        self, app: TokenApp, target: WebhookTarget, payload: dict[str, Any], issued_at: datetime
-    ) -> None:
+        self, app: TokenApp, target: WebhookTarget, payload: dict[str, Any], handover: Handover
+    ) -> tuple[str, str | None]:
+        """Until a 2xx, a newer token, or the give-up limit; returns (outcome, detail)."""
+        issued_at = handover.issued_at
         body = encode(payload)
         started = self._clock()
         attempt = 0
@@ -378,21 +549,21 @@ class TokenDelivery:
             attempt += 1
             if not await self._still_current(payload["access_token"]):
                 await self._record(app, SINK_WEBHOOK, "superseded", issued_at, attempt=attempt)
-                return
+                return "superseded", None
             detail = await self._post(target, body)
             if detail is None:
                 await self._record(
                     app, SINK_WEBHOOK, "delivered", issued_at, attempt=attempt, detail="2xx"
                 )
                 await self._webhook_recovered(app, target, issued_at)
-                return
+                return "delivered", f"attempt {attempt}"
             await self._record(
                 app, SINK_WEBHOOK, "failed", issued_at, attempt=attempt, detail=detail
             )
             if self._clock() - started >= self.webhook_give_up:
                 await self._record(app, SINK_WEBHOOK, "gave_up", issued_at, attempt=attempt)
                 await self._webhook_down(app, target, issued_at, detail)
-                return
+                return "gave_up", f"last answer: {detail}"
             delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_cap)
             await asyncio.sleep(delay)
 
@@ -484,3 +655,30 @@ class TokenDelivery:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._http.aclose()
+
+
+def _not_picked_up_text(app: TokenApp, issued_at: datetime, after: timedelta) -> str:
+    minutes = int(after.total_seconds() // 60)
+    ways = []
+    if app.sinks.api_keys:
+        ways.append("no GET /token fetch")
+    if app.sinks.webhook is not None:
+        ways.append("no webhook 2xx")
+    return (
+        f":warning: Nobody has picked up the Upstox token for app {app.name} issued "
+        f"{format_ist(issued_at)} ({' and '.join(ways)} within {minutes} minutes). The "
+        "trading system may still be logged out: check that it fetches GET /token with its "
+        "key, or that its webhook answers 2xx."
+    )
+
+
+def _picked_up_text(app: TokenApp, pickup: DeliveryRecord) -> str:
+    how = (
+        f"fetched by key {pickup.key_fingerprint}"
+        if pickup.sink == SINK_API
+        else "accepted by the webhook"
+    )
+    return (
+        f":white_check_mark: The Upstox token for app {app.name} was picked up: {how} "
+        f"{format_ist(pickup.at)}."
+    )

@@ -458,12 +458,14 @@ class LoginService:
         self, token: SecretStr, profile: Profile, *, requested_by: str, via: TokenSource
     ) -> LoginResult:
         """After a login, in this order: store, hand the token to the trading system's
-        sinks, confirm, finish a waiting change, refresh."""
+        sinks, confirm, show the hand-over ("trading can resume"), finish a waiting
+        change, refresh."""
         await self._tokens.store(token, user_id=profile.user_id, via=via)
-        await self._delivery.deliver()
+        handover = await self._delivery.deliver()
         result = LoginResult(user_id=profile.user_id, requested_by=requested_by, via=via)
         log.info("logged in to Upstox as %s via %s", profile.user_id, via.value)
         await self._alerts.logged_in(result)
+        await self._delivery.announce(handover)
         await self._reconciler.reconcile_soon()
         self._home.refresh_soon()
         return result

@@ -75,6 +75,7 @@ def status_message(view: StatusOverview) -> Payload:
         _header("Static IP bot status"),
         _section(session),
         _section(f"*Last successful Upstox call:* {last_call}"),
+        *[_section(escape(d.describe())) for d in view.deliveries],
         _section(_requests_text(view.open_requests)),
         _section(_people_text(view)),
         _context(f"As of {format_ist(view.now)}. Times are IST."),

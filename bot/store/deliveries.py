@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from bot.store._base import Repository
 from bot.store.models import TokenDelivery
@@ -57,6 +57,42 @@ class DeliveryRepository(Repository):
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return {row["sink"]: TokenDelivery.from_row(row) for row in rows}
+
+    async def latest(
+        self, account: str, app: str, *, sink: str, outcome: str
+    ) -> TokenDelivery | None:
+        query = (
+            select(token_deliveries)
+            .where(c.account == account, c.app == app, c.sink == sink, c.outcome == outcome)
+            .order_by(c.id.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return None if row is None else TokenDelivery.from_row(row)
+
+    async def first_pickup(
+        self, account: str, app: str, *, token_issued_at: datetime
+    ) -> TokenDelivery | None:
+        """The first proof that a consumer has the token issued then: a fetch of
+        GET /token or a webhook 2xx."""
+        query = (
+            select(token_deliveries)
+            .where(
+                c.account == account,
+                c.app == app,
+                c.token_issued_at == token_issued_at,
+                or_(
+                    and_(c.sink == "api", c.outcome == "fetched"),
+                    and_(c.sink == "webhook", c.outcome == "delivered"),
+                ),
+            )
+            .order_by(c.id)
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return None if row is None else TokenDelivery.from_row(row)
 
     async def history(
         self, account: str, app: str, *, sink: str | None = None, outcome: str | None = None
