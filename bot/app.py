@@ -32,6 +32,7 @@ from bot.login.apps import apps_from_settings
 from bot.login.blocks import SlackLoginMessages
 from bot.login.delivery import TokenDelivery
 from bot.login.gateway import UpstoxGateway
+from bot.login.morning import MorningTokenRequest
 from bot.login.service import LoginAlerts, LoginLinks, LoginService
 from bot.login.tokens import TokenService
 from bot.public_ip import PublicIpLookup
@@ -96,6 +97,7 @@ class Bot:
     requests: ChangeRequestService
     delivery: TokenDelivery
     login: LoginService
+    morning_token_request: MorningTokenRequest
     watcher: Watcher
 
     # -- life cycle --------------------------------------------------------------------
@@ -124,7 +126,8 @@ class Bot:
         await self.db.close()
 
     def _schedule_jobs(self) -> None:
-        every = self.settings.check_interval
+        settings = self.settings
+        every = settings.check_interval
         add, daily = self.scheduler.add, self.scheduler.add_daily
         add("expiry", every, self._expire)
         add("reconcile", every, self.requests.reconcile_unfinished)
@@ -132,6 +135,11 @@ class Bot:
         daily("token_check_0331", TOKEN_EXPIRY_CHECK_AT, self.watcher.token_check)
         add("ip_watch", every, self.watcher.ip_watch)
         add("token_pickup", every, self.delivery.pickup_check)
+        morning_request = self.morning_token_request.run
+        add("morning_token_request", every, morning_request)
+        daily(
+            "morning_token_request_daily", self.settings.morning_token_request_at, morning_request
+        )
         add("morning", every, self.watcher.morning_check)
         daily("morning_daily", self.settings.morning_reminder_at, self.watcher.morning_check)
 
@@ -266,6 +274,16 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         clock=clock,
         delivery=delivery,
     )
+    morning_token_request = MorningTokenRequest(
+        account=account,
+        at=settings.morning_token_request_at,
+        enabled=settings.morning_token_request,
+        db=db,
+        tokens=tokens,
+        login=login,
+        channel=channel,
+        clock=clock,
+    )
     watcher = Watcher(
         settings=settings,
         db=db,
@@ -297,5 +315,6 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         requests=requests,
         delivery=delivery,
         login=login,
+        morning_token_request=morning_token_request,
         watcher=watcher,
     )

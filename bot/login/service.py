@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 TOKEN_DEAD = "token_dead"  # noqa: S105 - an alert condition, not a secret
 # Who asked, for links posted in the channel by an alert rather than for one person.
 ALERT_REQUESTER = "alert"
+# Who asked, for the Access Token Request the bot starts by itself each trading morning.
+MORNING_REQUESTER = "morning"
 LINK_TTL = timedelta(minutes=10)
 # A channel alert is often read hours after it was posted (the daily expiry is at 03:30
 # IST), so its link lives longer; it is still single-use, signed and bound to the account,

@@ -147,3 +147,14 @@ token_deliveries = Table(
     Column("key_fingerprint", String(32)),
     Index("ix_token_deliveries_account_app_sink_id", "account", "app", "sink", "id"),
 )
+
+# A once-a-day job that must run once across replicas (the morning Access Token Request):
+# the primary key lets exactly one replica claim each day.
+daily_runs = Table(
+    "daily_runs",
+    metadata,
+    Column("job", String(64), primary_key=True),
+    Column("account", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("claimed_at", UtcDateTime, nullable=False),
+)
