@@ -398,3 +398,31 @@ def test_a_login_on_another_replica_stops_this_replicas_retries(
     # Both replicas record in the shared database: the first stopped, the second delivered.
     outcomes = [d.outcome for d in deliveries(first, SINK_WEBHOOK)]
     assert outcomes.count("superseded") == 1 and outcomes.count("delivered") == 1
+
+
+def readme_verify() -> Any:
+    """The webhook verification example of the README, exactly as printed there."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    after = readme.split("Verify it like this:", 1)[1]
+    code = after.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 12
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    return namespace["verify"]
+
+
+def test_the_readme_example_verifies_a_real_delivery_and_refuses_a_forgery(
+    make_bot: MakeBot, http: httpx.Client, webhook: WebhookServer, clock: MutableClock
+) -> None:
+    verify = readme_verify()
+    bot = make_bot(token_webhook_url=webhook.url, token_webhook_secret=WEBHOOK_SECRET)
+    token = log_in(http, bot, clock)
+    bot.run(bot.services.delivery.idle())
+    [received] = webhook.snapshot()
+
+    assert verify(received.headers, received.body, WEBHOOK_SECRET)["access_token"] == token
+    tampered = received.body.replace(b'"token_type":"Bearer"', b'"token_type":"bearer"')
+    with pytest.raises(PermissionError):
+        verify(received.headers, tampered, WEBHOOK_SECRET)
+    with pytest.raises(PermissionError):
+        verify(received.headers, received.body, "another-secret-0123456789")

@@ -21,6 +21,8 @@ class Received:
     signature_ok: bool
     status: int
     payload: dict[str, Any]
+    headers: dict[str, str]
+    body: bytes
 
 
 def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
@@ -57,7 +59,15 @@ class WebhookServer:
                     if not ok:
                         status = 401
                     server.received.append(
-                        Received(payload["access_token"], payload["issued_at"], ok, status, payload)
+                        Received(
+                            payload["access_token"],
+                            payload["issued_at"],
+                            ok,
+                            status,
+                            payload,
+                            dict(self.headers.items()),
+                            body,
+                        )
                     )
                     server._cond.notify_all()
                 self.send_response(status)
