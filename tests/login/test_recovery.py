@@ -12,6 +12,7 @@ import httpx
 
 from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
+from tests.home.test_app_home import open_home
 from tests.login.conftest import MakeBot
 from tests.login.helpers import channel_posts, dead_alerts, login_url, slash, stored_token
 from tests.requests.helpers import click, request_change, wait_state
@@ -149,3 +150,26 @@ def test_a_token_nobody_picked_up_alerts_once_and_clears_once(
     assert len(pickup_cleared(fake_slack)) == 1
     assert len(pickup_alerts(fake_slack)) == 1
     assert bot.run(bot.services.alerts.active()) == []
+
+
+def test_the_app_home_shows_the_last_delivery_per_sink_and_the_last_pickup(
+    make_bot: MakeBot, tmp_path: Path, http: httpx.Client, fake_slack: FakeSlack
+) -> None:
+    bot = make_bot(token_file=str(tmp_path / "token.json"), token_api_keys=TOKEN_API_KEY)
+    open_home(http, bot)
+    first = fake_slack.wait_for_call("views.publish")
+    assert "GET /token: not fetched yet" in json.dumps(first.params["view"])
+
+    link = bot.run(bot.services.links.login_link("UTRADER"))
+    assert http.get(link.url, follow_redirects=True).status_code == 200
+    picked = http.get(f"{bot.base_url}/token", headers={"Authorization": f"Bearer {TOKEN_API_KEY}"})
+    assert picked.status_code == 200
+    open_home(http, bot, user="UVIEWER2")
+
+    view = fake_slack.wait_for_call(
+        "views.publish", lambda c: c.params.get("user_id") == "UVIEWER2"
+    ).params["view"]
+    blob = json.dumps(view)
+    assert "Token delivery (default): file: written" in blob
+    assert "GET /token: last fetched by key" in blob
+    assert TOKEN_API_KEY not in blob
