@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -64,6 +66,8 @@ def _split_ids(value: Any) -> list[str]:
 MIN_SECRET_KEY_CHARS = 32
 MIN_SECRET_KEY_BITS = 256
 _KEY_ADVICE = "use 32 random bytes, e.g. the output of `openssl rand -base64 32`"
+# TOKEN_API_KEYS and TOKEN_WEBHOOK_SECRET: long enough not to be guessed.
+MIN_TOKEN_SECRET_CHARS = 16
 
 
 # The usual alphabets of generated keys, smallest first, with the bits each character holds.
@@ -94,10 +98,79 @@ def secret_key_problem(value: str) -> str | None:
     return None
 
 
+def long_token_keys(value: list[SecretStr]) -> list[SecretStr]:
+    """TOKEN_API_KEYS: every key long enough not to be guessed."""
+    if any(len(key.get_secret_value()) < MIN_TOKEN_SECRET_CHARS for key in value):
+        raise ValueError(
+            f"every key must be at least {MIN_TOKEN_SECRET_CHARS} characters long: {_KEY_ADVICE}"
+        )
+    return value
+
+
+def webhook_secret(value: SecretStr | None) -> SecretStr | None:
+    """TOKEN_WEBHOOK_SECRET: empty means unset; otherwise long enough."""
+    if value is None or not value.get_secret_value().strip():
+        return None
+    if len(value.get_secret_value()) < MIN_TOKEN_SECRET_CHARS:
+        raise ValueError(
+            f"must be at least {MIN_TOKEN_SECRET_CHARS} characters long: {_KEY_ADVICE}"
+        )
+    return value
+
+
+APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+OWN_APP_NAME = "default"
+
+
+class UpstoxApp(BaseModel):
+    """One Upstox app of an account and the sinks of its token.
+
+    The single-app environment form (`Settings.upstox_apps`) makes one, named `default`;
+    the accounts file of the several-accounts issue can list several under an account
+    (`[[accounts.apps]]` with these same keys), each served at `GET /token/<name>`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    name: str = OWN_APP_NAME
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    redirect_uri: AnyHttpUrl
+    token_file: Path | None = None
+    token_api_keys: list[SecretStr] = Field(default_factory=list)
+    token_webhook_url: AnyHttpUrl | None = None
+    token_webhook_secret: SecretStr | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not APP_NAME.match(value):
+            raise ValueError("must be lower-case letters, digits, - or _ (it is a URL path)")
+        return value
+
+    @field_validator("token_api_keys")
+    @classmethod
+    def _long_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        return long_token_keys(value)
+
+    @field_validator("token_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return webhook_secret(value)
+
+    @model_validator(mode="after")
+    def _webhook_pair(self) -> UpstoxApp:
+        if (self.token_webhook_url is None) != (self.token_webhook_secret is None):
+            raise ValueError(
+                "set TOKEN_WEBHOOK_URL and TOKEN_WEBHOOK_SECRET together: every webhook "
+                "delivery is signed"
+            )
+        return self
+
+
 Duration = Annotated[timedelta, NoDecode]
 IdList = Annotated[list[str], NoDecode]
 SecretList = Annotated[list[SecretStr], NoDecode]
-MIN_TOKEN_SECRET_CHARS = 16
 
 
 class Settings(BaseSettings):
@@ -198,23 +271,12 @@ class Settings(BaseSettings):
     @field_validator("token_api_keys")
     @classmethod
     def _long_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
-        if any(len(key.get_secret_value()) < MIN_TOKEN_SECRET_CHARS for key in value):
-            raise ValueError(
-                f"every key must be at least {MIN_TOKEN_SECRET_CHARS} characters long: "
-                f"{_KEY_ADVICE}"
-            )
-        return value
+        return long_token_keys(value)
 
     @field_validator("token_webhook_secret")
     @classmethod
     def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
-        if len(value.get_secret_value()) < MIN_TOKEN_SECRET_CHARS:
-            raise ValueError(
-                f"must be at least {MIN_TOKEN_SECRET_CHARS} characters long: {_KEY_ADVICE}"
-            )
-        return value
+        return webhook_secret(value)
 
     @field_validator("slack_approval_channel")
     @classmethod
@@ -301,6 +363,21 @@ class Settings(BaseSettings):
                 "BOT_SECRET_KEY is required with PostgreSQL: every replica must share it"
             )
         return self
+
+    @property
+    def upstox_apps(self) -> tuple[UpstoxApp, ...]:
+        """The account's Upstox apps; in this single-app form only the bot's own."""
+        own = UpstoxApp(
+            name=OWN_APP_NAME,
+            client_id=self.upstox_client_id,
+            client_secret=self.upstox_client_secret,
+            redirect_uri=self.upstox_redirect_uri,
+            token_file=self.token_file,
+            token_api_keys=list(self.token_api_keys),
+            token_webhook_url=self.token_webhook_url,
+            token_webhook_secret=self.token_webhook_secret,
+        )
+        return (own,)
 
     @property
     def socket_mode(self) -> bool:

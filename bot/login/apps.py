@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from bot.config import Settings
+from bot.config import OWN_APP_NAME, Settings, UpstoxApp
 
 # The name of the bot's own app when the environment describes a single app.
-OWN_APP = "default"
+OWN_APP = OWN_APP_NAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +55,14 @@ class TokenApp:
 
 
 def apps_from_settings(settings: Settings) -> tuple[TokenApp, ...]:
-    """The single-app environment form: the bot's own app with the TOKEN_* sinks."""
+    """Every app of the account with its sinks (`Settings.upstox_apps`)."""
+    return tuple(token_app_of(app) for app in settings.upstox_apps)
+
+
+def token_app_of(app: UpstoxApp) -> TokenApp:
+    """The delivery side of one configured app."""
     webhook = None
-    if settings.token_webhook_url is not None and settings.token_webhook_secret is not None:
-        webhook = WebhookTarget(str(settings.token_webhook_url), settings.token_webhook_secret)
-    sinks = Sinks(
-        file=settings.token_file,
-        api_keys=tuple(settings.token_api_keys),
-        webhook=webhook,
-    )
-    return (TokenApp(name=OWN_APP, client_id=settings.upstox_client_id, sinks=sinks),)
+    if app.token_webhook_url is not None and app.token_webhook_secret is not None:
+        webhook = WebhookTarget(str(app.token_webhook_url), app.token_webhook_secret)
+    sinks = Sinks(file=app.token_file, api_keys=tuple(app.token_api_keys), webhook=webhook)
+    return TokenApp(name=app.name, client_id=app.client_id, sinks=sinks)

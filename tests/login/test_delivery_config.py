@@ -4,9 +4,10 @@ secret is echoed back."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from bot.config import SettingsError, load_settings
-from bot.login.apps import OWN_APP, apps_from_settings
+from bot.config import SettingsError, UpstoxApp, load_settings
+from bot.login.apps import OWN_APP, apps_from_settings, token_app_of
 from tests.support.bot_runner import TOKEN_API_KEY, TOKEN_WEBHOOK_SECRET, bot_env
 
 KEY = TOKEN_API_KEY
@@ -70,3 +71,33 @@ def test_each_sink_mistake_is_one_line(overrides: dict[str, str], expected: str)
     problems = _problems(**overrides)
     assert any(expected in p for p in problems), problems
     assert not [p for p in problems if "tiny" in p or SECRET in p or KEY in p]
+
+
+def test_an_app_as_the_accounts_file_would_list_it() -> None:
+    """The several-accounts file lists apps under an account with these keys."""
+    app = UpstoxApp.model_validate(
+        {
+            "name": "algo-desk",
+            "client_id": "trading-app-key",
+            "client_secret": "trading-app-secret",
+            "redirect_uri": "https://bot.example/upstox/callback",
+            "token_file": "/srv/algo/token.json",
+            "token_api_keys": [KEY],
+        }
+    )
+    token_app = token_app_of(app)
+    assert token_app.name == "algo-desk" and token_app.sinks.names == ("file", "api")
+    with pytest.raises(ValidationError) as bad:
+        UpstoxApp.model_validate(
+            {
+                "name": "Algo Desk",
+                "client_id": "k",
+                "client_secret": "s",
+                "redirect_uri": "https://bot.example/upstox/callback",
+                "token_webhook_url": "https://t.example/hook",
+                "token_api_keys": ["tiny"],
+            }
+        )
+    text = str(bad.value)
+    assert "URL path" in text and "at least 16" in text and "together" not in text
+    assert "tiny" not in text
