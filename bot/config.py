@@ -118,6 +118,17 @@ def webhook_secret(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
+def token_file_path(value: Path | None) -> Path | None:
+    """TOKEN_FILE: its folder must exist (the temp file is created there, then renamed)."""
+    if value is None or str(value).strip() in ("", "."):
+        return None
+    if not value.parent.is_dir():
+        raise ValueError(f"the folder {value.parent} does not exist")
+    if value.is_dir():
+        raise ValueError("is a folder: name the file, e.g. /srv/trading/token.json")
+    return value
+
+
 APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 OWN_APP_NAME = "default"
 
@@ -157,6 +168,11 @@ class UpstoxApp(BaseModel):
     @classmethod
     def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
         return webhook_secret(value)
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_file(cls, value: Path | None) -> Path | None:
+        return token_file_path(value)
 
     @model_validator(mode="after")
     def _webhook_pair(self) -> UpstoxApp:
@@ -277,6 +293,11 @@ class Settings(BaseSettings):
     @classmethod
     def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
         return webhook_secret(value)
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_file(cls, value: Path | None) -> Path | None:
+        return token_file_path(value)
 
     @field_validator("slack_approval_channel")
     @classmethod

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -338,10 +339,13 @@ class TokenDelivery:
             timeout=WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False
         )
         for app in apps:
-            secrets = [k.get_secret_value() for k in app.sinks.api_keys]
+            secrets: list[str | None] = [k.get_secret_value() for k in app.sinks.api_keys]
             if app.sinks.webhook is not None:
                 secrets.append(app.sinks.webhook.secret.get_secret_value())
-            redactor.add(secrets)
+                # httpx logs the URL it POSTs to: a credential in it must not reach the log.
+                url = urlsplit(app.sinks.webhook.url)
+                secrets += [url.password, url.query]
+            redactor.add(secret for secret in secrets if secret)
 
     @property
     def own_app(self) -> TokenApp:

@@ -426,3 +426,27 @@ def test_the_readme_example_verifies_a_real_delivery_and_refuses_a_forgery(
         verify(received.headers, tampered, WEBHOOK_SECRET)
     with pytest.raises(PermissionError):
         verify(received.headers, received.body, "another-secret-0123456789")
+
+
+def test_a_token_file_that_cannot_be_written_does_not_spoil_the_login(
+    make_bot: MakeBot,
+    tmp_path: Path,
+    http: httpx.Client,
+    fake_slack: FakeSlack,
+    clock: MutableClock,
+) -> None:
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    bot = make_bot(token_file=str(folder / "token.json"))
+    folder.rmdir()  # e.g. an unmounted volume
+
+    token = log_in(http, bot, clock)
+
+    assert stored_token(bot) == token
+    assert [d.outcome for d in deliveries(bot, SINK_FILE)] == ["failed"]
+    message = fake_slack.wait_for_call(
+        "chat.postMessage", lambda c: "Token hand-over" in c.text_blob(), timeout=5
+    ).text_blob()
+    assert "token file could not be written" in message
+    assert "The trading system has not got this token" in message
+    assert "Trading can resume" not in message

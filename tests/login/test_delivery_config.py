@@ -3,6 +3,8 @@ secret is echoed back."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -30,11 +32,11 @@ def _problems(**overrides: str) -> list[str]:
     return raised.value.problems
 
 
-def test_the_single_app_form_describes_the_bots_own_app_and_its_sinks() -> None:
+def test_the_single_app_form_describes_the_bots_own_app_and_its_sinks(tmp_path: Path) -> None:
     settings = load_settings(
         _env_file=None,
         **_values(
-            token_file="/srv/trading/token.json",
+            token_file=str(tmp_path / "token.json"),
             token_api_keys=f"{KEY}, second-key-0123456789abcdef",
             token_webhook_url="https://trading.example/hook",
             token_webhook_secret=SECRET,
@@ -65,6 +67,8 @@ def test_no_sinks_by_default() -> None:
         ({"token_api_keys": f"{KEY},tiny"}, "TOKEN_API_KEYS: every key must be at least 16"),
         ({"token_webhook_url": "not a url", "token_webhook_secret": SECRET}, "TOKEN_WEBHOOK_URL:"),
         ({"token_pickup_alert_after": "soon"}, "TOKEN_PICKUP_ALERT_AFTER: not a duration"),
+        ({"token_file": "/no/such/folder/token.json"}, "TOKEN_FILE: the folder /no/such/folder"),
+        ({"token_file": "/tmp"}, "TOKEN_FILE: is a folder"),
     ],
 )
 def test_each_sink_mistake_is_one_line(overrides: dict[str, str], expected: str) -> None:
@@ -81,12 +85,11 @@ def test_an_app_as_the_accounts_file_would_list_it() -> None:
             "client_id": "trading-app-key",
             "client_secret": "trading-app-secret",
             "redirect_uri": "https://bot.example/upstox/callback",
-            "token_file": "/srv/algo/token.json",
             "token_api_keys": [KEY],
         }
     )
     token_app = token_app_of(app)
-    assert token_app.name == "algo-desk" and token_app.sinks.names == ("file", "api")
+    assert token_app.name == "algo-desk" and token_app.sinks.names == ("api",)
     with pytest.raises(ValidationError) as bad:
         UpstoxApp.model_validate(
             {
