@@ -46,6 +46,7 @@ from bot.slack.alerts import Alerts
 from bot.slack.channel import PostedMessage, SlackChannel
 from bot.store.crypto import derive_key
 from bot.store.database import Database
+from bot.store.models import ChangeRequest, RequestState
 from bot.store.models import TokenDelivery as DeliveryRecord
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,10 @@ log = logging.getLogger(__name__)
 SINK_FILE = "file"
 SINK_API = "api"
 SINK_WEBHOOK = "webhook"
+# Not a sink: the record that a change's card thread told the way back.
+SINK_CHANNEL = "channel"
+# A login this long after a change is no longer "the way back" from it.
+RECOVERY_WINDOW = timedelta(hours=12)
 
 WEBHOOK_DOWN = "token_webhook_down"
 NOT_PICKED_UP = "token_not_picked_up"
@@ -166,6 +171,8 @@ class Handover:
     webhook: str | None = None
     webhook_detail: str | None = None
     message: PostedMessage | None = None
+    # The way back, when this token follows a change: "IPs changed …", "Logged in …".
+    story: tuple[str, ...] = ()
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -182,7 +189,10 @@ class Handover:
 
     def text(self) -> str:
         sinks = self.app.sinks
-        lines = [f"Token hand-over for app {self.app.name} (issued {format_ist(self.issued_at)}):"]
+        lines = list(self.story)
+        lines.append(
+            f"Token hand-over for app {self.app.name} (issued {format_ist(self.issued_at)}):"
+        )
         if sinks.file is not None:
             written = "written" if self.file == "written" else "could not be written"
             lines.append(f"• token file {written}")
@@ -394,15 +404,49 @@ class TokenDelivery:
             return None
         return handover if app.sinks.names else None
 
-    async def announce(self, handover: Handover | None) -> None:
-        """Post the hand-over message (updated in place as the webhook finishes)."""
+    async def announce(self, handover: Handover | None, *, logged_in: str) -> None:
+        """Post the hand-over message (updated in place as the webhook finishes).
+
+        The first hand-over after an IP change goes into the approval card's thread (and
+        to the channel too), telling the way back: IPs changed → logged out → `logged_in`
+        → each sink → "trading can resume".
+        """
         if handover is None:
             return
+        change = await self._change_to_recover_from()
+        thread_ts = None
+        if change is not None and change.applied_at is not None:
+            thread_ts = change.card_ts
+            handover.story = (
+                f":arrows_counterclockwise: IPs changed {format_ist(change.applied_at)} "
+                f"(request {change.id}): Upstox logged out every session of the user.",
+                logged_in,
+            )
         async with handover.lock:
             try:
-                handover.message = await self._channel.post(handover.text())
+                handover.message = await self._channel.post(handover.text(), thread_ts=thread_ts)
             except Exception:
                 log.exception("could not post the token hand-over")
+                return
+        if change is not None:
+            await self._record(handover.app, SINK_CHANNEL, "announced", None, detail=change.id)
+
+    async def _change_to_recover_from(self) -> ChangeRequest | None:
+        """The latest applied change with a card, if recent and not yet recovered from."""
+        applied = await self._db.requests.list_in_state(RequestState.APPLIED, account=self._account)
+        dated = [r for r in applied if r.applied_at is not None and r.card_ts is not None]
+        if not dated:
+            return None
+        latest = max(dated, key=lambda r: r.applied_at or self._clock())
+        assert latest.applied_at is not None
+        if self._clock() - latest.applied_at > RECOVERY_WINDOW:
+            return None
+        announced = await self._db.deliveries.latest(
+            self._account, self.own_app.name, sink=SINK_CHANNEL, outcome="announced"
+        )
+        if announced is not None and announced.detail == latest.id:
+            return None
+        return latest
 
     async def _progress(self, handover: Handover) -> None:
         async with handover.lock:

@@ -210,6 +210,10 @@ class LoginAlerts:
             TOKEN_DEAD, text, blocks, details={"reason": death.reason, "state": death.state.value}
         )
 
+    def confirmation(self, result: LoginResult) -> str:
+        """The one line that says who logged in, and how."""
+        return self._messages.logged_in(result)[0]
+
     async def logged_in(self, result: LoginResult) -> None:
         """Clear the alert with the confirmation (or just confirm); never raises."""
         text, blocks = self._messages.logged_in(result)
@@ -467,7 +471,7 @@ class LoginService:
         result = LoginResult(user_id=profile.user_id, requested_by=requested_by, via=via)
         log.info("logged in to Upstox as %s via %s", profile.user_id, via.value)
         await self._alerts.logged_in(result)
-        await self._delivery.announce(handover)
+        await self._delivery.announce(handover, logged_in=self._alerts.confirmation(result))
         await self._reconciler.reconcile_soon()
         self._home.refresh_soon()
         return result

@@ -99,16 +99,36 @@ def test_after_a_change_every_sink_gets_the_new_token_and_trading_can_resume(
         updates = [m for m in handovers(fake_slack) if m.method == "chat.update"]
         assert len(posts) == 1  # one message, updated in place (if the webhook was slower)
         assert len({m.params["ts"] for m in updates}) <= 1
+        # It is the approval card's thread (shown in the channel too) that tells the story.
+        card_ts = bot.run(bot.services.db.requests.get(request.id)).card_ts  # type: ignore[union-attr]
+        assert posts[0].params["thread_ts"] == card_ts and posts[0].params["reply_broadcast"]
+        story = str(messages[-1].params["text"]).split("\n")
+        assert (
+            story[0].startswith(":arrows_counterclockwise: IPs changed") and request.id in story[0]
+        )
+        assert "Upstox logged out every session" in story[0]
+        assert "Logged in to Upstox as EMU001 (through the alert's login link)" in story[1]
+        assert story[-1] == ":white_check_mark: Trading can resume."
         order = [c.text_blob() for c in fake_slack.calls_to("chat.postMessage")]
         logged_in_at = next(i for i, t in enumerate(order) if "Logged in to Upstox as" in t)
         handover_at = next(i for i, t in enumerate(order) if "Token hand-over" in t)
         assert logged_in_at < handover_at
 
+        # A later login (no change in between) is an ordinary hand-over, not in the thread.
+        link = bot.run(bot.services.links.login_link("UTRADER"))
+        assert http.get(link.url, follow_redirects=True).status_code == 200
+        later = fake_slack.wait_for(
+            lambda _: [m for m in handovers(fake_slack) if m.method == "chat.postMessage"][1:],
+            timeout=5,
+        )
+        assert "thread_ts" not in later[0].params and "IPs changed" not in later[0].text_blob()
+        bot.run(bot.services.delivery.idle())
+
         # /staticip status shows the last hand-over per sink and the last pickup.
         status = slash(http, bot, fake_slack, "status", key="status").text_blob()
         assert "Token delivery (default): file: written" in status
         assert "GET /token: last fetched by key" in status
-        assert "webhook: delivered (2xx, attempt 2)" in status
+        assert "webhook: delivered (2xx, attempt 1)" in status  # the later login
     finally:
         webhook.stop()
 
