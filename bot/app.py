@@ -282,6 +282,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         tokens=tokens,
         login=login,
         channel=channel,
+        delivery=delivery,
         clock=clock,
     )
     watcher = Watcher(

@@ -404,12 +404,15 @@ class TokenDelivery:
             return None
         return handover if app.sinks.names else None
 
-    async def announce(self, handover: Handover | None, *, logged_in: str) -> None:
+    async def announce(
+        self, handover: Handover | None, *, logged_in: str, morning: bool = False
+    ) -> None:
         """Post the hand-over message (updated in place as the webhook finishes).
 
         The first hand-over after an IP change goes into the approval card's thread (and
         to the channel too), telling the way back: IPs changed → logged out → `logged_in`
-        → each sink → "trading can resume".
+        → each sink → "trading can resume". The token of the morning request goes into the
+        morning message's thread the same way.
         """
         if handover is None:
             return
@@ -422,6 +425,9 @@ class TokenDelivery:
                 f"(request {change.id}): Upstox logged out every session of the user.",
                 logged_in,
             )
+        elif morning and (posted := await self._morning_message()) is not None:
+            thread_ts = posted
+            handover.story = (":sunrise: The morning Access Token Request was approved.", logged_in)
         async with handover.lock:
             try:
                 handover.message = await self._channel.post(handover.text(), thread_ts=thread_ts)
@@ -430,6 +436,18 @@ class TokenDelivery:
                 return
         if change is not None:
             await self._record(handover.app, SINK_CHANNEL, "announced", None, detail=change.id)
+
+    async def morning_posted(self, message: PostedMessage) -> None:
+        """Remember today's morning message, so its token's hand-over threads under it."""
+        await self._record(self.own_app, SINK_CHANNEL, "morning", None, detail=message.ts)
+
+    async def _morning_message(self) -> str | None:
+        posted = await self._db.deliveries.latest(
+            self._account, self.own_app.name, sink=SINK_CHANNEL, outcome="morning"
+        )
+        if posted is None or self._clock() - posted.at > RECOVERY_WINDOW:
+            return None
+        return posted.detail
 
     async def _change_to_recover_from(self) -> ChangeRequest | None:
         """The latest applied change with a card, if recent and not yet recovered from."""

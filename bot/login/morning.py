@@ -15,6 +15,7 @@ from datetime import time, timedelta
 
 from bot.errors import UserFacingError
 from bot.ist import Clock, format_ist, to_ist
+from bot.login.delivery import TokenDelivery
 from bot.login.service import MORNING_REQUESTER, LoginService
 from bot.login.tokens import TokenService
 from bot.slack.channel import SlackChannel
@@ -39,6 +40,7 @@ class MorningTokenRequest:
         tokens: TokenService,
         login: LoginService,
         channel: SlackChannel,
+        delivery: TokenDelivery,
         clock: Clock,
     ) -> None:
         self._account = account
@@ -48,6 +50,7 @@ class MorningTokenRequest:
         self._tokens = tokens
         self._login = login
         self._channel = channel
+        self._delivery = delivery
         self._clock = clock
 
     async def run(self) -> None:
@@ -78,9 +81,10 @@ class MorningTokenRequest:
             )
             return
         log.info("started the morning Access Token Request %s", request.id)
-        await self._channel.post(
+        posted = await self._channel.post(
             ":sunrise: Good morning. The bot asked Upstox for today's token: approve the "
             "Access Token Request on your phone (Upstox app or WhatsApp notification); it "
             f"can be approved until {format_ist(request.expires_at)}. The token goes to the "
             "trading system as soon as you approve. No phone? Use `/staticip login`."
         )
+        await self._delivery.morning_posted(posted)

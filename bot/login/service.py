@@ -471,7 +471,11 @@ class LoginService:
         result = LoginResult(user_id=profile.user_id, requested_by=requested_by, via=via)
         log.info("logged in to Upstox as %s via %s", profile.user_id, via.value)
         await self._alerts.logged_in(result)
-        await self._delivery.announce(handover, logged_in=self._alerts.confirmation(result))
+        await self._delivery.announce(
+            handover,
+            logged_in=self._alerts.confirmation(result),
+            morning=requested_by == MORNING_REQUESTER,
+        )
         await self._reconciler.reconcile_soon()
         self._home.refresh_soon()
         return result

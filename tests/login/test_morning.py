@@ -73,8 +73,22 @@ def test_weekday_morning_request_once_then_the_approved_token_reaches_the_tradin
     assert stored_token(bot) == token
     assert json.loads(token_file.read_text())["access_token"] == token
     confirmation = channel_posts(fake_slack, "Logged in to Upstox as EMU001")
-    assert "the bot's morning request" in confirmation[-1].text_blob()
+    assert "the bot's morning request" in confirmation[0].text_blob()
     assert len(morning_posts(fake_slack)) == 1
+    # The morning message's thread tells the way back, ending with "trading can resume".
+    [handover] = channel_posts(fake_slack, "Token hand-over for app default")
+    runtime = bot.services
+    [remembered] = bot.run(
+        runtime.db.deliveries.history(
+            runtime.settings.account, "default", sink="channel", outcome="morning"
+        )
+    )
+    assert handover.params["thread_ts"] == remembered.detail
+    assert handover.params["reply_broadcast"] is True
+    text = str(handover.params["text"])
+    assert text.startswith(":sunrise: The morning Access Token Request was approved.")
+    assert "the bot's morning request" in text and "token file written" in text
+    assert text.endswith("Trading can resume.")
 
 
 def test_no_morning_request_on_saturday_or_after_an_early_login(
