@@ -8,7 +8,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,7 +119,11 @@ def test_token_file_is_written_atomically_with_mode_0600(
 
 
 def test_a_reader_never_sees_a_partial_token_file_during_50_rotations(
-    make_bot: MakeBot, tmp_path: Path, http: httpx.Client, clock: MutableClock
+    make_bot: MakeBot,
+    tmp_path: Path,
+    http: httpx.Client,
+    clock: MutableClock,
+    record_property: Callable[[str, object], None],
 ) -> None:
     path = tmp_path / "token.json"
     bot = make_bot(token_file=str(path))
@@ -157,6 +161,8 @@ def test_a_reader_never_sees_a_partial_token_file_during_50_rotations(
 
     assert problems == []
     assert reads > 50
+    record_property("reads_during_50_rotations", reads)
+    record_property("distinct_tokens_seen", len(seen))
     assert json.loads(path.read_text())["access_token"] == tokens[-1]
     assert len(deliveries(bot, SINK_FILE, "written")) == 51
 
@@ -219,7 +225,10 @@ def test_get_token_answers_503_while_logged_out_and_refuses_bad_parameters(
 
 
 def test_wait_returns_within_a_second_of_a_login_and_is_bounded(
-    make_bot: MakeBot, http: httpx.Client, clock: MutableClock
+    make_bot: MakeBot,
+    http: httpx.Client,
+    clock: MutableClock,
+    record_property: Callable[[str, object], None],
 ) -> None:
     bot = make_bot(token_api_keys=API_KEY)
     assert bot.run(bot.services.tokens.mark_dead("the IPs were changed"))
@@ -240,6 +249,7 @@ def test_wait_returns_within_a_second_of_a_login_and_is_bounded(
     [(answered_at, answer)] = answers
     assert answer.status_code == 200 and answer.json()["access_token"] == token
     assert answered_at - logged_in_at < 1.0
+    record_property("wake_after_login_s", round(answered_at - logged_in_at, 4))
     issued_at = answer.json()["issued_at"]
 
     # Nothing newer arrives: the wait ends at its limit with the current token.
@@ -247,6 +257,7 @@ def test_wait_returns_within_a_second_of_a_login_and_is_bounded(
     bounded = get_token(http, bot, wait="1", after=issued_at)
     elapsed = time.monotonic() - started
     assert 1.0 <= elapsed < 3.0
+    record_property("bounded_wait_1s_took_s", round(elapsed, 3))
     assert bounded.status_code == 200 and bounded.json()["issued_at"] == issued_at
 
     # `after` the current token: the next login wakes the waiter with the newer one.
@@ -268,7 +279,10 @@ def test_wait_returns_within_a_second_of_a_login_and_is_bounded(
 
 
 def test_a_login_on_another_replica_wakes_a_waiting_fetch(
-    make_bot: MakeBot, http: httpx.Client, clock: MutableClock
+    make_bot: MakeBot,
+    http: httpx.Client,
+    clock: MutableClock,
+    record_property: Callable[[str, object], None],
 ) -> None:
     waiting_replica = make_bot(token_api_keys=API_KEY)
     login_replica = make_bot(token_api_keys=API_KEY)
@@ -289,6 +303,7 @@ def test_a_login_on_another_replica_wakes_a_waiting_fetch(
     [(answered_at, answer)] = answers
     assert answer.json()["access_token"] == token
     assert answered_at - logged_in_at < 1.5  # the database poll runs every second
+    record_property("wake_after_other_replica_login_s", round(answered_at - logged_in_at, 4))
 
 
 # The webhook ---------------------------------------------------------------------------
