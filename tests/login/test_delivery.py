@@ -258,6 +258,13 @@ def test_wait_returns_within_a_second_of_a_login_and_is_bounded(
     elapsed = time.monotonic() - started
     assert 1.0 <= elapsed < 3.0
     record_property("bounded_wait_1s_took_s", round(elapsed, 3))
+    # Pasted into a URL unencoded, the offset's "+" arrives as a space: still understood.
+    assert "+05:30" in issued_at
+    unencoded = http.get(
+        f"{bot.base_url}/token?wait=0&after={issued_at}",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    assert unencoded.status_code == 200
     assert bounded.status_code == 200 and bounded.json()["issued_at"] == issued_at
 
     # `after` the current token: the next login wakes the waiter with the newer one.
