@@ -135,6 +135,7 @@ class Bot:
         daily("token_check_0331", TOKEN_EXPIRY_CHECK_AT, self.watcher.token_check)
         add("ip_watch", every, self.watcher.ip_watch)
         add("token_pickup", every, self.delivery.pickup_check)
+        add("token_file_sync", every, self.delivery.sync_files)
         morning_request = self.morning_token_request.run
         add("morning_token_request", every, morning_request)
         daily(

@@ -487,6 +487,23 @@ class TokenDelivery:
         await self._record(app, SINK_FILE, "written", issued_at, detail=str(path))
         return "written"
 
+    # Catching up (a periodic job) -------------------------------------------------------
+
+    async def sync_files(self) -> None:
+        """Write the current token to this host's TOKEN_FILE if it holds another one.
+
+        The login lands on one replica; replicas on other hosts (sharing PostgreSQL) bring
+        their own file up to date here, within one check interval.
+        """
+        status, token = await self._tokens.current()
+        if token is None:
+            return
+        for app in self.apps.values():
+            path = app.sinks.file
+            if path is None or await asyncio.to_thread(_file_issued_at, path) == token.obtained_at:
+                continue
+            await self._write_file(app, path, token_json(app, token, status), token.obtained_at)
+
     # The pickup check (a periodic job) --------------------------------------------------
 
     async def pickup_check(self) -> None:
@@ -748,3 +765,12 @@ def _picked_up_text(app: TokenApp, pickup: DeliveryRecord) -> str:
         f":white_check_mark: The Upstox token for app {app.name} was picked up: {how} "
         f"{format_ist(pickup.at)}."
     )
+
+
+def _file_issued_at(path: Path) -> datetime | None:
+    """The issued_at of the token in `path`, or None (missing, unreadable, not ours)."""
+    try:
+        issued = json.loads(path.read_bytes()).get("issued_at")
+        return datetime.fromisoformat(issued) if isinstance(issued, str) else None
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -472,3 +472,24 @@ def test_a_token_file_that_cannot_be_written_does_not_spoil_the_login(
     assert "token file could not be written" in message
     assert "The trading system has not got this token" in message
     assert "Trading can resume" not in message
+
+
+def test_a_replica_on_another_host_brings_its_token_file_up_to_date(
+    make_bot: MakeBot, tmp_path: Path, http: httpx.Client, clock: MutableClock
+) -> None:
+    other_host = tmp_path / "other-host"
+    other_host.mkdir()
+    elsewhere = make_bot(token_file=str(other_host / "token.json"))
+    here = make_bot(token_file=str(tmp_path / "token.json"))
+
+    token = log_in(http, here, clock)  # the login lands on `here`
+    assert not (other_host / "token.json").exists()
+    assert elsewhere.run(elsewhere.services.scheduler.run_now("token_file_sync"))
+    assert json.loads((other_host / "token.json").read_text())["access_token"] == token
+    assert stat.S_IMODE((other_host / "token.json").stat().st_mode) == 0o600
+
+    # Up to date: the next check writes nothing.
+    written = len(deliveries(here, SINK_FILE, "written"))
+    assert elsewhere.run(elsewhere.services.scheduler.run_now("token_file_sync"))
+    assert here.run(here.services.scheduler.run_now("token_file_sync"))
+    assert len(deliveries(here, SINK_FILE, "written")) == written
