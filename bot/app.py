@@ -104,7 +104,8 @@ class Bot:
 
     async def start(self) -> None:
         """Start-up, in order: schema, seed token, the token's state (an alert if it is
-        dead), a change left unfinished by a crash, then the periodic checks."""
+        dead), a change left unfinished by a crash, a token webhook delivery left
+        unfinished, then the periodic checks."""
         await self.db.create_schema()
         await self.tokens.seed(self.settings.upstox_access_token)
         try:
@@ -112,6 +113,7 @@ class Bot:
         except Exception:
             log.exception("start-up token check failed")
         await self.requests.reconcile_soon()
+        await self.delivery.resume()
         self._schedule_jobs()
         self.scheduler.start()
 

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
-from bot.ist import IST, Clock, format_ist
+from bot.ist import IST, Clock, format_ist, to_ist
 from bot.log import redactor
 from bot.login.apps import TokenApp, WebhookTarget
 from bot.login.tokens import TokenService, TokenStatus, UsableToken
@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 SINK_FILE = "file"
 SINK_API = "api"
 SINK_WEBHOOK = "webhook"
+# A webhook delivery that ended (anything else was interrupted and is resumed at start-up).
+_WEBHOOK_DONE = frozenset({"delivered", "gave_up", "superseded"})
 # Not a sink: the record that a change's card thread told the way back.
 SINK_CHANNEL = "channel"
 # A login this long after a change is no longer "the way back" from it.
@@ -170,6 +172,8 @@ class Handover:
     file: str | None = None
     webhook: str | None = None
     webhook_detail: str | None = None
+    # When the webhook's first attempt was made (earlier than now when resumed).
+    webhook_started: datetime | None = None
     message: PostedMessage | None = None
     # The way back, when this token follows a change: "IPs changed …", "Logged in …".
     story: tuple[str, ...] = ()
@@ -338,6 +342,7 @@ class TokenDelivery:
         self._waiters = _Waiters()
         # Fetches holding a `wait` right now.
         self.waiting = 0
+        self._closing = False
         self._webhooks: dict[str, asyncio.Task[None]] = {}
         self._webhook_lock = asyncio.Lock()
         self.webhook_give_up = webhook_give_up
@@ -487,6 +492,38 @@ class TokenDelivery:
         await self._record(app, SINK_FILE, "written", issued_at, detail=str(path))
         return "written"
 
+    # Catching up ------------------------------------------------------------------------
+
+    async def resume(self) -> None:
+        """At start-up: finish a webhook delivery of the current token that a stopped
+        process left unfinished (one replica claims it; the give-up limit still counts from
+        the first attempt)."""
+        status, token = await self._tokens.current()
+        if token is None:
+            return
+        for app in self.apps.values():
+            target = app.sinks.webhook
+            if target is None:
+                continue
+            records = [
+                r
+                for r in await self._db.deliveries.history(
+                    self._account, app.name, sink=SINK_WEBHOOK
+                )
+                if r.token_issued_at == token.obtained_at
+            ]
+            if not records or any(r.outcome in _WEBHOOK_DONE for r in records):
+                continue
+            marker = hashlib.sha256(f"{app.name}\n{token.obtained_at.isoformat()}".encode())
+            job = f"webhook_resume:{marker.hexdigest()[:32]}"
+            now = self._clock()
+            if not await self._db.daily_runs.claim(job, self._account, to_ist(now).date()):
+                continue
+            log.info("resuming the token webhook delivery for app %s", app.name)
+            handover = Handover(app, token.obtained_at, webhook="delivering")
+            handover.webhook_started = records[0].at
+            await self._start_webhook(app, target, token_json(app, token, status), handover)
+
     # Catching up (a periodic job) -------------------------------------------------------
 
     async def sync_files(self) -> None:
@@ -602,6 +639,12 @@ class TokenDelivery:
         try:
             outcome, detail = await self._webhook_attempts(app, target, payload, handover)
         except asyncio.CancelledError:
+            if self._closing:
+                # Shutting down: recorded as interrupted, so the next start resumes it.
+                await asyncio.shield(
+                    self._record(app, SINK_WEBHOOK, "interrupted", handover.issued_at)
+                )
+                raise
             # Replaced by a newer token's delivery on this replica.
             handover.webhook = "superseded"
             await asyncio.shield(self._finish(app, handover, None))
@@ -626,7 +669,7 @@ class TokenDelivery:
         """Until a 2xx, a newer token, or the give-up limit; returns (outcome, detail)."""
         issued_at = handover.issued_at
         body = encode(payload)
-        started = self._clock()
+        started = handover.webhook_started or self._clock()
         attempt = 0
         while True:
             attempt += 1
@@ -733,6 +776,7 @@ class TokenDelivery:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def aclose(self) -> None:
+        self._closing = True
         tasks = list(self._webhooks.values())
         for task in tasks:
             task.cancel()

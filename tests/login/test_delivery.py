@@ -493,3 +493,26 @@ def test_a_replica_on_another_host_brings_its_token_file_up_to_date(
     assert elsewhere.run(elsewhere.services.scheduler.run_now("token_file_sync"))
     assert here.run(here.services.scheduler.run_now("token_file_sync"))
     assert len(deliveries(here, SINK_FILE, "written")) == written
+
+
+def test_a_webhook_delivery_cut_short_by_a_restart_is_resumed_once(
+    make_bot: MakeBot, http: httpx.Client, webhook: WebhookServer, clock: MutableClock
+) -> None:
+    sinks = {"token_webhook_url": webhook.url, "token_webhook_secret": WEBHOOK_SECRET}
+    first = make_bot(**sinks)
+    fast_retries(first)
+    webhook.default_status = 500
+    token = log_in(http, first, clock)
+    webhook.wait_for(lambda got: len(got) >= 2)
+    first.stop()  # mid-retry
+    webhook.default_status = 200
+
+    second = make_bot(**sinks)
+    second.run(second.services.delivery.idle())
+    third = make_bot(**sinks)  # already delivered: nothing resumes
+    third.run(third.services.delivery.idle())
+
+    assert [r.token for r in webhook.snapshot() if r.status == 200] == [token]
+    outcomes = [d.outcome for d in deliveries(second, SINK_WEBHOOK)]
+    assert outcomes.count("interrupted") == 1 and outcomes[-1] == "delivered"
+    assert outcomes.count("delivered") == 1 and "superseded" not in outcomes
