@@ -138,6 +138,7 @@ class Bot:
         add("ip_watch", every, self.watcher.ip_watch)
         add("token_pickup", every, self.delivery.pickup_check)
         add("token_file_sync", every, self.delivery.sync_files)
+        add("token_webhook_resume", every, self.delivery.resume)
         morning_request = self.morning_token_request.run
         add("morning_token_request", every, morning_request)
         daily(

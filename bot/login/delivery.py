@@ -495,9 +495,9 @@ class TokenDelivery:
     # Catching up ------------------------------------------------------------------------
 
     async def resume(self) -> None:
-        """At start-up: finish a webhook delivery of the current token that a stopped
-        process left unfinished (one replica claims it; the give-up limit still counts from
-        the first attempt)."""
+        """At start-up and periodically: finish a webhook delivery of the current token
+        that a stopped (or crashed) process left unfinished. One replica claims it; the
+        give-up limit still counts from the first attempt."""
         status, token = await self._tokens.current()
         if token is None:
             return
@@ -513,6 +513,15 @@ class TokenDelivery:
                 if r.token_issued_at == token.obtained_at
             ]
             if not records or any(r.outcome in _WEBHOOK_DONE for r in records):
+                continue
+            running = self._webhooks.get(app.name)
+            if running is not None and not running.done():
+                continue
+            # A live replica records an attempt at least every backoff cap + timeout; only a
+            # delivery stopped on purpose (interrupted) or silent for longer is taken over.
+            quiet = self._clock() - records[-1].at
+            limit = timedelta(seconds=self.backoff_cap + WEBHOOK_TIMEOUT_SECONDS + 30)
+            if records[-1].outcome != "interrupted" and quiet <= limit:
                 continue
             marker = hashlib.sha256(f"{app.name}\n{token.obtained_at.isoformat()}".encode())
             job = f"webhook_resume:{marker.hexdigest()[:32]}"

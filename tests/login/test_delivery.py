@@ -516,3 +516,27 @@ def test_a_webhook_delivery_cut_short_by_a_restart_is_resumed_once(
     outcomes = [d.outcome for d in deliveries(second, SINK_WEBHOOK)]
     assert outcomes.count("interrupted") == 1 and outcomes[-1] == "delivered"
     assert outcomes.count("delivered") == 1 and "superseded" not in outcomes
+
+
+def test_a_crashed_replicas_webhook_delivery_is_taken_over_only_once_it_went_quiet(
+    make_bot: MakeBot, http: httpx.Client, webhook: WebhookServer, clock: MutableClock
+) -> None:
+    sinks = {"token_webhook_url": webhook.url, "token_webhook_secret": WEBHOOK_SECRET}
+    crashed = make_bot(**sinks)
+    fast_retries(crashed)
+    webhook.default_status = 500
+    token = log_in(http, crashed, clock)
+    webhook.wait_for(lambda got: len(got) >= 1)
+    crashed.services.delivery.backoff_base = crashed.services.delivery.backoff_cap = 3600
+    survivor = make_bot(**sinks)
+    webhook.default_status = 200
+
+    assert survivor.run(survivor.services.scheduler.run_now("token_webhook_resume"))
+    survivor.run(survivor.services.delivery.idle())
+    assert [r for r in webhook.snapshot() if r.status == 200] == []  # still the other's
+
+    clock.advance(timedelta(minutes=6))  # no attempt recorded for longer than the cap
+    assert survivor.run(survivor.services.scheduler.run_now("token_webhook_resume"))
+    survivor.run(survivor.services.delivery.idle())
+    assert survivor.run(survivor.services.scheduler.run_now("token_webhook_resume"))
+    assert [r.token for r in webhook.snapshot() if r.status == 200] == [token]
