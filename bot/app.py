@@ -25,8 +25,11 @@ from bot.ist import Clock, system_clock
 from bot.log import redactor
 from bot.login import listeners as login_listeners
 from bot.login.access import LoginAccess
+from bot.login.apps import apps_from_settings
 from bot.login.blocks import SlackLoginMessages
+from bot.login.delivery import TokenDelivery
 from bot.login.gateway import UpstoxGateway
+from bot.login.morning import MorningTokenRequest
 from bot.login.service import LoginAlerts, LoginLinks, LoginService
 from bot.login.tokens import TokenService
 from bot.public_ip import PublicIpLookup
@@ -103,14 +106,17 @@ class Bot:
     home: HomePublisher
     show: ShowService
     requests: ChangeRequestService
+    delivery: TokenDelivery
     login: LoginService
+    morning_token_request: MorningTokenRequest
     watcher: Watcher
 
     # -- life cycle --------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start-up, in order: schema, seed token, the token's state (an alert if it is
-        dead), a change left unfinished by a crash, then the periodic checks."""
+        dead), a change left unfinished by a crash, a token webhook delivery left
+        unfinished, then the periodic checks."""
         await self.db.create_schema()
         await self.tokens.seed(self.settings.upstox_access_token)
         try:
@@ -118,6 +124,7 @@ class Bot:
         except Exception:
             log.exception("start-up token check failed")
         await self.requests.reconcile_soon()
+        await self.delivery.resume()
         self._schedule_jobs()
         self.scheduler.start()
         await self._verify_slack_token()
@@ -142,13 +149,15 @@ class Bot:
         await self.scheduler.stop()
         await self.home.aclose()
         await self.requests.aclose()
+        await self.delivery.aclose()
         await self.upstox.aclose()
         await self.responses.aclose()
         await self.public_ip.aclose()
         await self.db.close()
 
     def _schedule_jobs(self) -> None:
-        every = self.settings.check_interval
+        settings = self.settings
+        every = settings.check_interval
         add, daily = self.scheduler.add, self.scheduler.add_daily
         add("expiry", every, self._expire)
         add("reconcile", every, self.requests.reconcile_unfinished)
@@ -157,6 +166,14 @@ class Bot:
         add("ip_watch", every, self.watcher.ip_watch)
         # Who a seeded token belongs to: asked at start-up, then until Upstox has answered.
         add("upstox_user", every, self._learn_upstox_user, first_run_after=timedelta(0))
+        add("token_pickup", every, self.delivery.pickup_check)
+        add("token_file_sync", every, self.delivery.sync_files)
+        add("token_webhook_resume", every, self.delivery.resume)
+        morning_request = self.morning_token_request.run
+        add("morning_token_request", every, morning_request)
+        daily(
+            "morning_token_request_daily", self.settings.morning_token_request_at, morning_request
+        )
         add("morning", every, self.watcher.morning_check)
         daily("morning_daily", self.settings.morning_reminder_at, self.watcher.morning_check)
 
@@ -250,6 +267,18 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
     login_alerts = LoginAlerts(
         links=links, alerts=alerts, channel=channel, messages=SlackLoginMessages(clock)
     )
+    delivery = TokenDelivery(
+        account=account,
+        apps=apps_from_settings(settings),
+        db=db,
+        tokens=tokens,
+        alerts=alerts,
+        channel=channel,
+        secret_key=secret_key,
+        clock=clock,
+        webhook_give_up=settings.token_webhook_give_up,
+        pickup_alert_after=settings.token_pickup_alert_after,
+    )
     home = HomePublisher(
         account=account,
         db=db,
@@ -258,9 +287,16 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         alerts=alerts,
         channel=channel,
         clock=clock,
+        delivery=delivery,
     )
     show = ShowService(
-        settings=settings, db=db, tokens=tokens, gateway=gateway, public_ip=public_ip, clock=clock
+        settings=settings,
+        db=db,
+        tokens=tokens,
+        gateway=gateway,
+        public_ip=public_ip,
+        clock=clock,
+        delivery=delivery,
     )
     cards = RequestCards(channel, request_card, clock, home)
     requests = ChangeRequestService(
@@ -294,6 +330,18 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         reconciler=requests,
         home=home,
         clock=clock,
+        delivery=delivery,
+    )
+    morning_token_request = MorningTokenRequest(
+        account=account,
+        at=settings.morning_token_request_at,
+        enabled=settings.morning_token_request,
+        db=db,
+        tokens=tokens,
+        login=login,
+        channel=channel,
+        delivery=delivery,
+        clock=clock,
     )
     watcher = Watcher(
         settings=settings,
@@ -325,6 +373,8 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         home=home,
         show=show,
         requests=requests,
+        delivery=delivery,
         login=login,
+        morning_token_request=morning_token_request,
         watcher=watcher,
     )

@@ -11,11 +11,14 @@ import math
 import re
 import string
 from datetime import time, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -64,6 +67,8 @@ def _split_ids(value: Any) -> list[str]:
 MIN_SECRET_KEY_CHARS = 32
 MIN_SECRET_KEY_BITS = 256
 _KEY_ADVICE = "use 32 random bytes, e.g. the output of `openssl rand -base64 32`"
+# TOKEN_API_KEYS and TOKEN_WEBHOOK_SECRET: long enough not to be guessed.
+MIN_TOKEN_SECRET_CHARS = 16
 
 
 # The usual alphabets of generated keys, smallest first, with the bits each character holds.
@@ -94,8 +99,95 @@ def secret_key_problem(value: str) -> str | None:
     return None
 
 
+def long_token_keys(value: list[SecretStr]) -> list[SecretStr]:
+    """TOKEN_API_KEYS: every key long enough not to be guessed."""
+    if any(len(key.get_secret_value()) < MIN_TOKEN_SECRET_CHARS for key in value):
+        raise ValueError(
+            f"every key must be at least {MIN_TOKEN_SECRET_CHARS} characters long: {_KEY_ADVICE}"
+        )
+    return value
+
+
+def webhook_secret(value: SecretStr | None) -> SecretStr | None:
+    """TOKEN_WEBHOOK_SECRET: empty means unset; otherwise long enough."""
+    if value is None or not value.get_secret_value().strip():
+        return None
+    if len(value.get_secret_value()) < MIN_TOKEN_SECRET_CHARS:
+        raise ValueError(
+            f"must be at least {MIN_TOKEN_SECRET_CHARS} characters long: {_KEY_ADVICE}"
+        )
+    return value
+
+
+def token_file_path(value: Path | None) -> Path | None:
+    """TOKEN_FILE: its folder must exist (the temp file is created there, then renamed)."""
+    if value is None or str(value).strip() in ("", "."):
+        return None
+    if not value.parent.is_dir():
+        raise ValueError(f"the folder {value.parent} does not exist")
+    if value.is_dir():
+        raise ValueError("is a folder: name the file, e.g. /srv/trading/token.json")
+    return value
+
+
+APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+OWN_APP_NAME = "default"
+
+
+class UpstoxApp(BaseModel):
+    """One Upstox app of an account and the sinks of its token.
+
+    The single-app environment form (`Settings.upstox_apps`) makes one, named `default`;
+    the accounts file of the several-accounts issue can list several under an account
+    (`[[accounts.apps]]` with these same keys), each served at `GET /token/<name>`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    name: str = OWN_APP_NAME
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    redirect_uri: AnyHttpUrl
+    token_file: Path | None = None
+    token_api_keys: list[SecretStr] = Field(default_factory=list)
+    token_webhook_url: AnyHttpUrl | None = None
+    token_webhook_secret: SecretStr | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not APP_NAME.match(value):
+            raise ValueError("must be lower-case letters, digits, - or _ (it is a URL path)")
+        return value
+
+    @field_validator("token_api_keys")
+    @classmethod
+    def _long_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        return long_token_keys(value)
+
+    @field_validator("token_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return webhook_secret(value)
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_file(cls, value: Path | None) -> Path | None:
+        return token_file_path(value)
+
+    @model_validator(mode="after")
+    def _webhook_pair(self) -> UpstoxApp:
+        if (self.token_webhook_url is None) != (self.token_webhook_secret is None):
+            raise ValueError(
+                "set TOKEN_WEBHOOK_URL and TOKEN_WEBHOOK_SECRET together: every webhook "
+                "delivery is signed"
+            )
+        return self
+
+
 Duration = Annotated[timedelta, NoDecode]
 IdList = Annotated[list[str], NoDecode]
+SecretList = Annotated[list[SecretStr], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -148,6 +240,19 @@ class Settings(BaseSettings):
     # time; shorter than Upstox timeout × read retries, so nobody waits in silence.
     reply_deadline: Duration = timedelta(seconds=8)
 
+    # Handing the token to the trading system (bot/login/delivery.py).
+    token_file: Path | None = None
+    token_api_keys: SecretList = Field(default_factory=list)
+    token_webhook_url: AnyHttpUrl | None = None
+    token_webhook_secret: SecretStr | None = None
+    # A webhook delivery is retried (capped backoff) for at most this long.
+    token_webhook_give_up: Duration = timedelta(minutes=30)
+    # A fresh token nobody picked up (GET /token) within this long raises one alert.
+    token_pickup_alert_after: Duration = timedelta(minutes=15)
+    # On weekdays at this IST time the bot starts the Access Token Request by itself.
+    morning_token_request: bool = True
+    morning_token_request_at: time = time(8, 30)
+
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token_prefix(cls, value: SecretStr) -> SecretStr:
@@ -164,12 +269,20 @@ class Settings(BaseSettings):
             raise ValueError('must be an app-level token starting with "xapp-"')
         return value
 
-    @field_validator("upstox_user_id", mode="before")
+    @field_validator(
+        "upstox_user_id", "public_ip_url", "token_webhook_url", "token_file", mode="before"
+    )
     @classmethod
-    def _empty_user_id_is_none(cls, value: object) -> object:
+    def _empty_is_unset(cls, value: object) -> object:
+        """`NAME=` in the environment or a .env file means "not set", as for secrets."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("slack_signing_secret", "upstox_access_token", "bot_secret_key")
+    @field_validator(
+        "slack_signing_secret",
+        "upstox_access_token",
+        "bot_secret_key",
+        "token_webhook_secret",
+    )
     @classmethod
     def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
@@ -184,6 +297,26 @@ class Settings(BaseSettings):
             if problem:
                 raise ValueError(problem)
         return value
+
+    @field_validator("token_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> list[str]:
+        return _split_ids(value)
+
+    @field_validator("token_api_keys")
+    @classmethod
+    def _long_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        return long_token_keys(value)
+
+    @field_validator("token_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return webhook_secret(value)
+
+    @field_validator("token_file")
+    @classmethod
+    def _token_file(cls, value: Path | None) -> Path | None:
+        return token_file_path(value)
 
     @field_validator("slack_approval_channel")
     @classmethod
@@ -216,7 +349,13 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "upstox_timeout", "approval_ttl", "check_interval", "approver_cache_ttl", mode="before"
+        "upstox_timeout",
+        "approval_ttl",
+        "check_interval",
+        "approver_cache_ttl",
+        "token_webhook_give_up",
+        "token_pickup_alert_after",
+        mode="before",
     )
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
@@ -261,10 +400,27 @@ class Settings(BaseSettings):
             slack_signing_secret=self.slack_signing_secret,
             database_url=self.database_url,
             bot_secret_key=self.bot_secret_key,
+            token_webhook_url=self.token_webhook_url,
+            token_webhook_secret=self.token_webhook_secret,
         )
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    @property
+    def upstox_apps(self) -> tuple[UpstoxApp, ...]:
+        """The account's Upstox apps; in this single-app form only the bot's own."""
+        own = UpstoxApp(
+            name=OWN_APP_NAME,
+            client_id=self.upstox_client_id,
+            client_secret=self.upstox_client_secret,
+            redirect_uri=self.upstox_redirect_uri,
+            token_file=self.token_file,
+            token_api_keys=list(self.token_api_keys),
+            token_webhook_url=self.token_webhook_url,
+            token_webhook_secret=self.token_webhook_secret,
+        )
+        return (own,)
 
     @property
     def socket_mode(self) -> bool:
@@ -297,6 +453,8 @@ class Settings(BaseSettings):
             self.upstox_client_secret,
             self.upstox_access_token,
             self.bot_secret_key,
+            self.token_webhook_secret,
+            *self.token_api_keys,
         ]
         values = [s.get_secret_value() for s in secrets if s is not None]
         try:
@@ -323,6 +481,8 @@ def cross_field_problems(
     slack_signing_secret: object,
     database_url: object,
     bot_secret_key: object,
+    token_webhook_url: object,
+    token_webhook_secret: object,
 ) -> list[str]:
     """The problems between fields. Called on the validated settings, and on the raw values
     when some field is malformed, so that one start-up reports every problem at once."""
@@ -335,6 +495,11 @@ def cross_field_problems(
     if not _is_set(slack_app_token) and not _is_set(slack_signing_secret):
         problems.append(
             "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+    if _is_set(token_webhook_url) != _is_set(token_webhook_secret):
+        problems.append(
+            "set TOKEN_WEBHOOK_URL and TOKEN_WEBHOOK_SECRET together: every webhook delivery "
+            "is signed"
         )
     postgres = str(database_url or "").startswith(("postgres://", "postgresql"))
     if postgres and not _is_set(bot_secret_key):
@@ -349,6 +514,8 @@ _CROSS_FIELDS = (
     "slack_signing_secret",
     "database_url",
     "bot_secret_key",
+    "token_webhook_url",
+    "token_webhook_secret",
 )
 
 
@@ -363,6 +530,8 @@ class _RawCrossFields(BaseSettings):
     slack_signing_secret: str | None = None
     database_url: str | None = "sqlite:///staticip-bot.db"
     bot_secret_key: str | None = None
+    token_webhook_url: str | None = None
+    token_webhook_secret: str | None = None
 
 
 def _has_module(name: str) -> bool:

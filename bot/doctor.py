@@ -208,7 +208,7 @@ class Doctor:
         except UpstoxError as error:
             return _fail(name, f"the profile call failed ({error})", "check UPSTOX_BASE_URL")
         self._token = usable.secret
-        expected = getattr(self.settings, "upstox_user_id", None) or stored_user
+        expected = self.settings.upstox_user_id or stored_user
         if expected and profile.user_id != expected:
             return _fail(
                 name,

@@ -21,6 +21,7 @@ from bot.edge import SLACK_BODY_LIMIT, EdgeGuard
 from bot.ist import Clock, system_clock
 from bot.log import new_request_id, request_id_var
 from bot.login.routes import MAX_NOTIFIER_BODY, NOTIFIER_PATH, add_upstox_routes
+from bot.login.token_routes import add_token_routes
 from bot.slack.payload_guard import malformed_reason
 from bot.week_window import change_window
 
@@ -116,6 +117,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             return await slack_handler.handle(request)
 
     add_upstox_routes(app, bot.login)
+    add_token_routes(app, bot.delivery)
 
     if settings.metrics_enabled:
 

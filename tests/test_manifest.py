@@ -72,7 +72,12 @@ METHOD_SCOPES: dict[str, str | None] = {
     "views_open": None,
     "views_update": None,
     "views_publish": None,
+    "auth_test": None,
+    # `staticip-bot check`: is the bot in the approvals channel (public or private)?
+    "conversations_info": "channels:read",
 }
+# conversations.info on a private channel needs groups:read as well.
+EXTRA_SCOPES = {"conversations_info": {"groups:read"}}
 
 
 def _web_api_methods_called() -> set[str]:
@@ -91,6 +96,7 @@ def test_manifest_requests_exactly_the_scopes_the_code_needs() -> None:
     unknown = called - set(METHOD_SCOPES)
     assert not unknown, f"add these methods and their scopes to METHOD_SCOPES: {unknown}"
     needed = {METHOD_SCOPES[m] for m in called} - {None}
+    needed |= {scope for m in called for scope in EXTRA_SCOPES.get(m, set())}
     # The slash command needs `commands`. No users.* call, so no users:read; and the bot
     # posts only where it was invited, so no chat:write.public (see README).
     assert set(_manifest()["oauth_config"]["scopes"]["bot"]) == needed | {"commands"}

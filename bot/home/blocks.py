@@ -43,6 +43,8 @@ class HomeData:
     open_requests: tuple[OpenRequest, ...] = ()
     audit: tuple[AuditEntry, ...] = ()
     alerts: tuple[str, ...] = ()
+    deliveries: tuple[str, ...] = ()
+    """Per app: the last token hand-over per sink and the last pickup (plain text)."""
 
 
 def _ips_section(data: HomeData) -> bk.SectionBlock:
@@ -130,6 +132,8 @@ def build_home_view(data: HomeData) -> dict[str, Any]:
         _ips_section(data),
         bk.section(f"{_window_text(data)}\n{_token_text(data.token)}"),
     ]
+    if data.deliveries:
+        blocks.append(bk.section("\n".join(escape(line) for line in data.deliveries)))
     if data.alerts:
         names = ", ".join(sorted({a.split(":")[0].replace("_", " ") for a in data.alerts}))
         blocks.append(bk.section(f":warning: *Active alerts:* {escape(names)}"))

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from bot.home.blocks import HomeData, OpenRequest, build_home_view
 from bot.ist import Clock
+from bot.login.delivery import TokenDelivery
 from bot.login.gateway import UpstoxGateway
 from bot.login.tokens import NotLoggedIn, TokenService
 from bot.slack.alerts import Alerts
@@ -44,8 +45,10 @@ class HomePublisher:
         alerts: Alerts,
         channel: SlackChannel,
         clock: Clock,
+        delivery: TokenDelivery | None = None,
     ) -> None:
         self._account = account
+        self._delivery = delivery
         self._db = db
         self._tokens = tokens
         self._gateway = gateway
@@ -144,6 +147,7 @@ class HomePublisher:
         )
         audit = (await self._db.audit.page(account, page=1, page_size=10)).entries
         alerts = tuple(await self._alerts.active())
+        deliveries = await self._delivery.report() if self._delivery is not None else ()
         return HomeData(
             now=now,
             account=account,
@@ -155,6 +159,7 @@ class HomePublisher:
             open_requests=open_requests,
             audit=audit,
             alerts=alerts,
+            deliveries=tuple(d.describe() for d in deliveries),
         )
 
     async def _registered_ips(

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.ist import Clock, format_ist
-from bot.login.service import ALERT_REQUESTER, LoginLink, LoginResult
+from bot.login.service import ALERT_REQUESTER, MORNING_REQUESTER, LoginLink, LoginResult
 from bot.login.tokens import TokenDeath
 from bot.slack import blocks as bk
 from bot.slack.mrkdwn import escape
@@ -98,7 +98,9 @@ def token_dead_alert(death: TokenDeath, link: LoginLink, now: datetime) -> tuple
 def logged_in_text(result: LoginResult) -> str:
     if result.via is TokenSource.NOTIFIER:
         how = "approved on the phone"
-        if result.requested_by != ALERT_REQUESTER:
+        if result.requested_by == MORNING_REQUESTER:
+            how += ", the bot's morning request"
+        elif result.requested_by != ALERT_REQUESTER:
             how += f", requested by <@{result.requested_by}>"
         return f":white_check_mark: Logged in to Upstox as {escape(result.user_id)} ({how})."
     if result.requested_by == ALERT_REQUESTER:

@@ -15,8 +15,9 @@ Two ways in, both ending in `TokenService.store` and one confirmation in the cha
 `LoginAlerts` owns the "logged out" alert (one per outage, with a fresh login link); its
 callers are the apply flow after a change and the watcher's token check — never a read.
 After a login, `LoginService._logged_in` is the whole sequence, top to bottom: store the
-token, confirm in the channel (clearing the alert), finish a change that waited for this
-login, refresh the App Home.
+token, deliver it to the trading system's sinks (`bot.login.delivery`), confirm in the
+channel (clearing the alert), finish a change that waited for this login, refresh the App
+Home.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bot.errors import UserFacingError
 from bot.ist import Clock, format_ist
 from bot.log import redactor
 from bot.login.access import LoginAccess
+from bot.login.delivery import TokenDelivery
 from bot.login.tokens import NotLoggedIn, TokenDeath, TokenService, TokenStatus
 from bot.slack.alerts import Alerts
 from bot.slack.channel import Blocks, SlackChannel
@@ -51,6 +53,8 @@ log = logging.getLogger(__name__)
 TOKEN_DEAD = "token_dead"  # noqa: S105 - an alert condition, not a secret
 # Who asked, for links posted in the channel by an alert rather than for one person.
 ALERT_REQUESTER = "alert"
+# Who asked, for the Access Token Request the bot starts by itself each trading morning.
+MORNING_REQUESTER = "morning"
 LINK_TTL = timedelta(minutes=10)
 # A channel alert is often read hours after it was posted (the daily expiry is at 03:30
 # IST), so its link lives longer; it is still single-use, signed and bound to the account,
@@ -216,6 +220,10 @@ class LoginAlerts:
             TOKEN_DEAD, text, blocks, details={"reason": death.reason, "state": death.state.value}
         )
 
+    def confirmation(self, result: LoginResult) -> str:
+        """The one line that says who logged in, and how."""
+        return self._messages.logged_in(result)[0]
+
     async def logged_in(self, result: LoginResult) -> None:
         """Clear the alert with the confirmation (or just confirm); never raises."""
         text, blocks = self._messages.logged_in(result)
@@ -253,12 +261,14 @@ class LoginService:
         reconciler: Reconciler,
         home: HomeRefresh,
         clock: Clock,
+        delivery: TokenDelivery,
     ) -> None:
         self._settings = settings
         self._account = settings.account
         self._db = db
         self._upstox = upstox
         self._tokens = tokens
+        self._delivery = delivery
         self._links = links
         self._alerts = alerts
         self._reconciler = reconciler
@@ -491,11 +501,19 @@ class LoginService:
     async def _logged_in(
         self, token: SecretStr, profile: Profile, *, requested_by: str, via: TokenSource
     ) -> LoginResult:
-        """After a login, in this order: store, confirm, finish a waiting change, refresh."""
+        """After a login, in this order: store, hand the token to the trading system's
+        sinks, confirm, show the hand-over ("trading can resume"), finish a waiting
+        change, refresh."""
         await self._tokens.store(token, user_id=profile.user_id, via=via)
+        handover = await self._delivery.deliver()
         result = LoginResult(user_id=profile.user_id, requested_by=requested_by, via=via)
         log.info("logged in to Upstox as %s via %s", profile.user_id, via.value)
         await self._alerts.logged_in(result)
+        await self._delivery.announce(
+            handover,
+            logged_in=self._alerts.confirmation(result),
+            morning=requested_by == MORNING_REQUESTER,
+        )
         await self._reconciler.reconcile_soon()
         self._home.refresh_soon()
         return result

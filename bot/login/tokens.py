@@ -107,6 +107,10 @@ class TokenService:
         status, _ = await self._read()
         return status
 
+    async def current(self) -> tuple[TokenStatus, UsableToken | None]:
+        """The status and, while valid, the token itself (for handing it to consumers)."""
+        return await self._read()
+
     async def usable(self) -> UsableToken:
         """The token to call Upstox with, or NotLoggedIn with what happened and what to do."""
         status, token = await self._read()

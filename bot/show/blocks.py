@@ -75,6 +75,7 @@ def status_message(view: StatusOverview) -> Payload:
         bk.header("Static IP bot status"),
         bk.section(session),
         bk.section(f"*Last successful Upstox call:* {last_call}"),
+        *[bk.section(escape(d.describe())) for d in view.deliveries],
         bk.section(_requests_text(view.open_requests)),
         bk.section(_people_text(view)),
         bk.context(f"As of {format_ist(view.now)}. Times are IST."),

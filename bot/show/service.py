@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.errors import UserFacingError
 from bot.ips import same_ip
 from bot.ist import Clock
+from bot.login.delivery import AppDeliveries, TokenDelivery
 from bot.login.gateway import UpstoxGateway
 from bot.login.tokens import TokenService, TokenStatus
 from bot.public_ip import PublicIpLookup
@@ -70,6 +71,7 @@ class StatusOverview:
     approval_channel: str
     approvers: tuple[str, ...]
     requesters: tuple[str, ...]
+    deliveries: tuple[AppDeliveries, ...] = ()
 
 
 class ShowService:
@@ -85,8 +87,10 @@ class ShowService:
         gateway: UpstoxGateway,
         public_ip: PublicIpLookup,
         clock: Clock,
+        delivery: TokenDelivery | None = None,
     ) -> None:
         self._settings = settings
+        self._delivery = delivery
         self._db = db
         self._tokens = tokens
         self._gateway = gateway
@@ -141,6 +145,7 @@ class ShowService:
             approval_channel=settings.slack_approval_channel,
             approvers=tuple(settings.slack_approvers),
             requesters=tuple(settings.slack_requesters),
+            deliveries=await self._delivery.report() if self._delivery is not None else (),
         )
 
 

@@ -28,9 +28,18 @@ class SlackChannel:
         self.client = client
         self.channel = channel
 
-    async def post(self, text: str, blocks: Blocks | None = None) -> PostedMessage:
+    async def post(
+        self, text: str, blocks: Blocks | None = None, *, thread_ts: str | None = None
+    ) -> PostedMessage:
+        """Post in the channel; with `thread_ts`, as a reply that is also shown in the
+        channel (so nobody has to open the thread to see it)."""
         response = await self.client.chat_postMessage(
-            channel=self.channel, text=text, blocks=blocks, unfurl_links=False
+            channel=self.channel,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            thread_ts=thread_ts,
+            reply_broadcast=True if thread_ts else None,
         )
         return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))
 

@@ -18,6 +18,8 @@ from bot.ist import Clock, system_clock
 from bot.store.alerts import AlertRepository
 from bot.store.audit import AuditLog
 from bot.store.crypto import TokenCipher
+from bot.store.daily_runs import DailyRunRepository
+from bot.store.deliveries import DeliveryRepository
 from bot.store.oauth_states import OAuthStateRepository
 from bot.store.requests import RequestRepository
 from bot.store.tables import SCHEMA_VERSION, metadata, schema_version
@@ -95,6 +97,8 @@ class Database:
         self.oauth_states = OAuthStateRepository(engine, clock)
         self.token_requests = TokenRequestRepository(engine, clock)
         self.alerts = AlertRepository(engine, clock)
+        self.deliveries = DeliveryRepository(engine, clock)
+        self.daily_runs = DailyRunRepository(engine, clock)
 
     @property
     def backend(self) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "OAuthState",
     "RequestState",
     "StoredToken",
+    "TokenDelivery",
     "TokenRequest",
     "TokenSource",
     "TokenState",
@@ -257,4 +258,33 @@ class Alert:
             cleared_at=row["cleared_at"],
             last_posted_at=row["last_posted_at"],
             details=_json(row["details"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenDelivery:
+    id: int
+    account: str
+    app: str
+    sink: str
+    outcome: str
+    token_issued_at: datetime | None
+    at: datetime
+    attempt: int
+    detail: str | None
+    key_fingerprint: str | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> TokenDelivery:
+        return cls(
+            id=row["id"],
+            account=row["account"],
+            app=row["app"],
+            sink=row["sink"],
+            outcome=row["outcome"],
+            token_issued_at=row["token_issued_at"],
+            at=row["at"],
+            attempt=row["attempt"],
+            detail=row["detail"],
+            key_fingerprint=row["key_fingerprint"],
         )

@@ -129,3 +129,32 @@ alerts = Table(
     Column("last_posted_at", UtcDateTime),
     Column("details", Text, nullable=False, server_default=text("'{}'")),
 )
+
+# Every hand-over of a token to a consumer (the pickup proof): a file written, a fetch of
+# GET /token by an API key (its fingerprint, never the key), each webhook attempt.
+token_deliveries = Table(
+    "token_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(64), nullable=False),
+    Column("app", String(64), nullable=False),
+    Column("sink", String(16), nullable=False),
+    Column("token_issued_at", UtcDateTime),
+    Column("at", UtcDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False, server_default=text("1")),
+    Column("detail", Text),
+    Column("key_fingerprint", String(32)),
+    Index("ix_token_deliveries_account_app_sink_id", "account", "app", "sink", "id"),
+)
+
+# A once-a-day job that must run once across replicas (the morning Access Token Request):
+# the primary key lets exactly one replica claim each day.
+daily_runs = Table(
+    "daily_runs",
+    metadata,
+    Column("job", String(64), primary_key=True),
+    Column("account", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("claimed_at", UtcDateTime, nullable=False),
+)

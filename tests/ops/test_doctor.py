@@ -8,9 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from bot.store.models import TokenSource
 from bot.upstox.emulator import EmulatorServer
 from tests.conftest import REGISTERED_PRIMARY
 from tests.support.bot_runner import APPROVAL_CHANNEL, BotProcess, InProcessBot
@@ -114,10 +112,8 @@ def test_dead_slack_token(started_once: InProcessBot, check: Check, fake_slack: 
 
 
 def test_wrong_upstox_user(started_once: InProcessBot, check: Check, upstox_token: str) -> None:
-    # The stored token says it was issued to another user than the one Upstox answers for.
-    tokens = started_once.services.tokens
-    started_once.run(tokens.store(SecretStr(upstox_token), user_id="ZZ0001", via=TokenSource.OAUTH))
-    code, lines = check()
+    # The bot is pinned to another Upstox user than the one the stored token belongs to.
+    code, lines = check(UPSTOX_USER_ID="ZZ0001")
     assert code == 1
     assert _line(lines, "✗ Upstox token") == (
         "✗ Upstox token: belongs to Upstox user EMU001, expected ZZ0001 — fix: log in as the "

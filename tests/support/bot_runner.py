@@ -35,6 +35,10 @@ SLACK_BOT_TOKEN = "xoxb-test-bot-token-1234567890"
 UPSTOX_CLIENT_ID = "emulator-api-key"
 UPSTOX_CLIENT_SECRET = "emulator-api-secret"
 BOT_SECRET_KEY = "test-bot-secret-key-0123456789abcdef0123456789"
+# What tests give the token sinks (TOKEN_API_KEYS, TOKEN_WEBHOOK_SECRET).
+TOKEN_API_KEY = "consumer-key-0123456789abcdef"
+TOKEN_API_KEY_2 = "second-consumer-key-0123456789"
+TOKEN_WEBHOOK_SECRET = "webhook-secret-0123456789abcdef"
 
 
 def bot_env(

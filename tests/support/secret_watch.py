@@ -16,6 +16,9 @@ from contextlib import contextmanager
 from tests.support.bot_runner import (
     BOT_SECRET_KEY,
     SLACK_BOT_TOKEN,
+    TOKEN_API_KEY,
+    TOKEN_API_KEY_2,
+    TOKEN_WEBHOOK_SECRET,
     UPSTOX_CLIENT_SECRET,
 )
 from tests.support.fake_slack import FakeSlack
@@ -26,6 +29,9 @@ STATIC_SECRETS = {
     "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN,
     "UPSTOX_CLIENT_SECRET": UPSTOX_CLIENT_SECRET,
     "BOT_SECRET_KEY": BOT_SECRET_KEY,
+    "TOKEN_API_KEYS": TOKEN_API_KEY,
+    "TOKEN_API_KEYS (2nd)": TOKEN_API_KEY_2,
+    "TOKEN_WEBHOOK_SECRET": TOKEN_WEBHOOK_SECRET,
 }
 # The fake Upstox is not the bot: its own log lines may name what it issued.
 _NOT_THE_BOT = ("bot.upstox.emulat",)

@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.ist import IST
 from bot.upstox.emulator.rules import EmulatorError, RateLimiter
-from bot.upstox.emulator.state import AbsentStyle, EmulatorState, Fault, IpAccess, ist_iso
+from bot.upstox.emulator.state import (
+    AbsentStyle,
+    EmulatorState,
+    ExtraApp,
+    Fault,
+    IpAccess,
+    ist_iso,
+)
 
 ADMIN_PREFIX = "/_emulator"
 log = logging.getLogger(__name__)
@@ -44,6 +51,13 @@ class FaultsBody(_Body):
     latency: float | None = Field(default=None, ge=0)
     put_delay: float | None = Field(default=None, ge=0)
     faults: list[Fault] = []
+
+
+class AppBody(_Body):
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+    redirect_uri: str
+    notifier_url: str | None = None
 
 
 class ConfigBody(_Body):
@@ -137,10 +151,18 @@ def admin_router(state: EmulatorState) -> APIRouter:
             state.rate_limiter = RateLimiter(tuple(body.rate_limits))
         return state.snapshot()
 
-    @router.post("/token-requests/approve")
-    async def approve_token_request() -> dict[str, Any]:
+    @router.post("/apps")
+    async def add_app(body: AppBody) -> dict[str, Any]:
         try:
-            url, payload = state.approve_token_request()
+            state.add_app(ExtraApp(**body.model_dump()))
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return state.snapshot()
+
+    @router.post("/token-requests/approve")
+    async def approve_token_request(client_id: str | None = None) -> dict[str, Any]:
+        try:
+            url, payload = state.approve_token_request(client_id)
         except EmulatorError as exc:
             raise HTTPException(409, exc.message) from None
         return {"notifier_url": url, "payload": payload, **await _deliver(url, payload)}

@@ -53,7 +53,10 @@ Admin API (JSON, no auth; under ``/_emulator``):
 - ``POST /config`` ``{"client_id", "client_secret", "redirect_uri", "notifier_url",
   "ip_access": "ok"|"not_allowed"|"app_inactive"|"not_available",
   "absent_fields": "omit"|"null", "rate_limits": [[window_s, limit], ...]}``.
-- ``POST /token-requests/approve``: the user approves the pending Access Token Request.
+- ``POST /apps`` ``{"client_id", "client_secret", "redirect_uri", "notifier_url"}``: another
+  Upstox app of the same user (a trading system's); its tokens die with the user's.
+- ``POST /token-requests/approve`` (``?client_id=`` for one app's): the user approves the
+  pending Access Token Request.
 - ``GET /calls`` (``DELETE`` clears): every API call with method, path, status, outcome.
 
 In tests use ``EmulatorServer`` (port 0, background thread) and its ``.state``.

@@ -77,6 +77,17 @@ class AppConfig:
     email: str = "trader@example.com"
 
 
+@dataclass(frozen=True)
+class ExtraApp:
+    """Another Upstox app of the same user (a trading system's): its own API key, secret,
+    redirect and notifier URL; its tokens die with the user's, e.g. on an IP change."""
+
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    notifier_url: str | None = None
+
+
 @dataclass
 class RegisteredIps:
     primary_ip: str | None = None
@@ -98,6 +109,7 @@ class TokenRecord:
     expires_at: datetime
     source: str
     revoked_at: datetime | None = None
+    client_id: str | None = None
 
     def alive(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
@@ -225,6 +237,7 @@ class EmulatorState:
             self.hangs.release_all()
             self.clock.reset()
             self.config = self._initial_config
+            self.extra_apps: dict[str, ExtraApp] = {}
             self.ips = replace(self._initial_ips)
             self.ip_access: IpAccess = "ok"
             self.absent_fields: AbsentStyle = "omit"
@@ -232,6 +245,7 @@ class EmulatorState:
             self.put_delay = 0.0
             self.tokens: dict[str, TokenRecord] = {}
             self.auth_codes: dict[str, datetime] = {}
+            self.auth_code_apps: dict[str, str] = {}
             self.token_requests: list[PendingTokenRequest] = []
             self.faults: list[Fault] = []
             self.calls: list[CallRecord] = []
@@ -323,10 +337,33 @@ class EmulatorState:
                     record.revoked_at = now
             return {**self.ips_json(), "access_tokens_invalidated": True}
 
+    # Apps -------------------------------------------------------------------------------
+
+    def add_app(self, app: ExtraApp) -> None:
+        with self._lock:
+            if app.client_id == self.config.client_id:
+                raise ValueError("that is the main app's client_id: change it with config")
+            self.extra_apps[app.client_id] = app
+
+    def app(self, client_id: str | None) -> ExtraApp | None:
+        """The user's app with this API key (the main app or an extra one)."""
+        with self._lock:
+            config = self.config
+            if client_id == config.client_id:
+                return ExtraApp(
+                    config.client_id, config.client_secret, config.redirect_uri, config.notifier_url
+                )
+            return self.extra_apps.get(client_id or "")
+
     # Tokens -----------------------------------------------------------------------------
 
     def issue_token(
-        self, *, issued_at: datetime | None = None, value: str | None = None, source: str = "admin"
+        self,
+        *,
+        issued_at: datetime | None = None,
+        value: str | None = None,
+        source: str = "admin",
+        client_id: str | None = None,
     ) -> TokenRecord:
         with self._lock:
             issued = issued_at or self.now()
@@ -336,6 +373,7 @@ class EmulatorState:
                 issued_at=issued,
                 expires_at=next_token_expiry(issued),
                 source=source,
+                client_id=client_id or self.config.client_id,
             )
             self.tokens[record.value] = record
             return record
@@ -379,31 +417,32 @@ class EmulatorState:
         self, response_type: str | None, client_id: str | None, redirect: str | None
     ) -> str:
         with self._lock:
-            if client_id != self.config.client_id or redirect != self.config.redirect_uri:
+            app = self.app(client_id)
+            if app is None or redirect != app.redirect_uri:
                 raise EmulatorError(400, "UDAPI100068", "Check your 'client_id' and 'redirect_uri'")
             if response_type != "code":
                 raise EmulatorError(400, "UDAPI100038", "Invalid 'response_type'")
             code = secrets.token_urlsafe(9)
             self.auth_codes[code] = self.now()
+            self.auth_code_apps[code] = app.client_id
             return code
 
     def exchange_code(self, form: dict[str, str]) -> dict[str, Any]:
         with self._lock:
             # Single-use even when the exchange fails.
-            known = self.auth_codes.pop(form.get("code", ""), None) is not None
-            config = self.config
+            code = form.get("code", "")
+            known = self.auth_codes.pop(code, None) is not None
+            issued_to = self.auth_code_apps.pop(code, None)
+            app = self.app(form.get("client_id"))
             if form.get("grant_type") != "authorization_code":
                 raise EmulatorError(400, "UDAPI100038", "Invalid 'grant_type'")
-            if (
-                form.get("client_id") != config.client_id
-                or form.get("client_secret") != config.client_secret
-            ):
+            if app is None or form.get("client_secret") != app.client_secret:
                 raise EmulatorError(401, "UDAPI100016", "Invalid Credentials")
-            if form.get("redirect_uri") != config.redirect_uri:
+            if form.get("redirect_uri") != app.redirect_uri:
                 raise EmulatorError(400, "UDAPI100068", "Check your 'client_id' and 'redirect_uri'")
-            if not known:
+            if not known or issued_to != app.client_id:
                 raise EmulatorError(400, "UDAPI100016", "Invalid Auth code")
-            record = self.issue_token(source="oauth")
+            record = self.issue_token(source="oauth", client_id=app.client_id)
             return {
                 **self.profile_json(),
                 "access_token": record.value,
@@ -413,29 +452,35 @@ class EmulatorState:
     def start_token_request(self, client_id: str, body: Any) -> dict[str, Any]:
         secret = body.get("client_secret") if isinstance(body, dict) else None
         with self._lock:
-            config = self.config
-            if client_id != config.client_id or secret != config.client_secret:
+            app = self.app(client_id)
+            if app is None or secret != app.client_secret:
                 raise EmulatorError(401, "UDAPI100069", "Invalid API key or secret")
-            if not config.notifier_url:
+            if not app.notifier_url:
                 raise EmulatorError(400, "UDAPI1123", "Notifier URL is not configured for the app")
             now = self.now()
             request = PendingTokenRequest(client_id, now, next_token_expiry(now))
             self.token_requests.append(request)
             return {
                 "authorization_expiry": epoch_ms(request.expires_at),
-                "notifier_url": config.notifier_url,
+                "notifier_url": app.notifier_url,
             }
 
-    def approve_token_request(self) -> tuple[str, dict[str, str]]:
-        """The user taps "approve": a new token and the payload for the notifier URL."""
+    def approve_token_request(self, client_id: str | None = None) -> tuple[str, dict[str, str]]:
+        """The user taps "approve" (on the newest request, or the newest of `client_id`'s
+        app): a new token and the payload for that app's notifier URL."""
         with self._lock:
             now = self.now()
-            live = [r for r in self.token_requests if now < r.expires_at]
-            if not live or not self.config.notifier_url:
+            live = [
+                r
+                for r in self.token_requests
+                if now < r.expires_at and client_id in (None, r.client_id)
+            ]
+            app = self.app(live[-1].client_id) if live else None
+            if not live or app is None or not app.notifier_url:
                 raise EmulatorError(409, "EMULATOR", "No pending access token request")
             request = live[-1]
             self.token_requests.remove(request)
-            record = self.issue_token(source="token_request")
+            record = self.issue_token(source="token_request", client_id=request.client_id)
             payload = {
                 "client_id": request.client_id,
                 "user_id": record.user_id,
@@ -445,7 +490,7 @@ class EmulatorState:
                 "issued_at": epoch_ms(record.issued_at),
                 "message_type": "access_token",
             }
-            return self.config.notifier_url, payload
+            return app.notifier_url, payload
 
     # Faults and the call log -------------------------------------------------------------
 
@@ -494,6 +539,9 @@ class EmulatorState:
             return {
                 "now": ist_iso(now),
                 "config": {**asdict(self.config), "client_secret": "(set)"},
+                "apps": [
+                    {**asdict(app), "client_secret": "(set)"} for app in self.extra_apps.values()
+                ],
                 "ips": self.ips_json(),
                 "next_change_allowed_at": ist_iso(unlock) if unlock else None,
                 "ip_access": self.ip_access,
@@ -504,6 +552,7 @@ class EmulatorState:
                     {
                         "hint": record.value[:4] + "…",
                         "source": record.source,
+                        "client_id": record.client_id,
                         "issued_at": ist_iso(record.issued_at),
                         "expires_at": ist_iso(record.expires_at),
                         "revoked_at": ist_iso(record.revoked_at) if record.revoked_at else None,

@@ -1,0 +1,45 @@
+"""`GET /token` and `GET /token/<app>`: the trading system picks up the fresh token.
+
+Thin: the delivery service checks the key, waits if asked and records the fetch. A refused
+key gets a 401 with an empty body; no answer is ever cached.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from bot.login.delivery import FetchAnswer, TokenDelivery
+
+TOKEN_PATH = "/token"  # noqa: S105 - a route, not a secret
+
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _answer(answer: FetchAnswer) -> Response:
+    if answer.body is None:
+        headers = dict(_NO_STORE)
+        if answer.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return Response(status_code=answer.status, headers=headers)
+    return JSONResponse(answer.body, status_code=answer.status, headers=_NO_STORE)
+
+
+def add_token_routes(app: FastAPI, delivery: TokenDelivery) -> None:
+    async def serve(request: Request, app_name: str | None) -> Response:
+        params = request.query_params
+        answer = await delivery.fetch(
+            app_name=app_name,
+            authorization=request.headers.get("authorization"),
+            wait=params.get("wait"),
+            after=params.get("after"),
+        )
+        return _answer(answer)
+
+    @app.get(TOKEN_PATH)
+    async def token(request: Request) -> Response:
+        return await serve(request, None)
+
+    @app.get(TOKEN_PATH + "/{app_name}")
+    async def app_token(request: Request, app_name: str) -> Response:
+        return await serve(request, app_name)
