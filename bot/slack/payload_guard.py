@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 # Fields Bolt treats as objects when present.
 _OBJECT_FIELDS = (
@@ -36,7 +36,8 @@ def malformed_reason(raw_body: bytes, content_type: str | None) -> str | None:
         return _json_object_problem(text, "the body")
     form = parse_qs(text, keep_blank_values=True)
     if "payload" not in form:
-        return None  # a slash command (or nothing Bolt will route): plain form fields
+        # A slash command (or nothing Bolt will route): plain form fields.
+        return _response_url_problem((form.get("response_url") or [None])[-1])
     if len(form["payload"]) > 1:
         return "more than one `payload`"  # checked here, but Bolt would use the last one
     return _json_object_problem(form["payload"][0], "the payload")
@@ -61,6 +62,9 @@ def _shape_problem(data: dict[str, Any]) -> str | None:
     for name in _STRING_FIELDS:
         if name in data and data[name] is not None and not isinstance(data[name], str):
             return f"`{name}` is not a string"
+    url_problem = _response_url_problem(data.get("response_url"))
+    if url_problem is not None:
+        return url_problem
     for name in ("user", "team", "channel", "enterprise"):
         inner = data.get(name)
         if isinstance(inner, dict) and "id" in inner and not isinstance(inner["id"], str | None):
@@ -87,4 +91,17 @@ def _shape_problem(data: dict[str, Any]) -> str | None:
             for name in ("block_id", "type"):
                 if name in action and not isinstance(action[name], str | None):
                     return f"`actions[].{name}` is not a string"
+    return None
+
+
+def _response_url_problem(value: object) -> str | None:
+    """Slack's response_url is always an https URL of its own; anything that is not even a
+    plain http(s) URL would make the answer itself fail (a traceback instead of a reply)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.isascii() or not value.isprintable():
+        return "`response_url` is not a URL"
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc or " " in value:
+        return "`response_url` is not a URL"
     return None

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 import httpx
 import pytest
 
+from bot.requests.blocks import APPROVE_ACTION
 from bot.upstox.emulator import EmulatorServer
 from tests.support.bot_runner import InProcessBot
 from tests.support.conversation import slash
@@ -87,3 +88,34 @@ def test_a_non_ascii_digit_page_number_gets_a_clear_message(
     answer = slash(http, bot.base_url, fake_slack, f"history {page}")
     assert f"`{page}` is not a page number" in answer.params["text"]
     assert "went wrong" not in answer.params["text"]
+
+
+@pytest.mark.parametrize(
+    "response_url",
+    ["\x13𫠊\x84Wí=¥©Df1", "javascript:alert(1)", "https://", "ftp://hooks.slack.com/x"],
+)
+def test_a_response_url_that_is_no_url_is_refused_before_anything_answers_it(
+    bot: InProcessBot,
+    http: httpx.Client,
+    emulator: EmulatorServer,
+    response_url: str,
+) -> None:
+    """Found by hypothesis: a garbage response_url made the answer itself fail (aiohttp's
+    InvalidUrlClientError and a traceback) in a click and in a slash command."""
+    click = {
+        "type": "block_actions",
+        "user": {"id": "UAPPROVER1"},
+        "actions": [{"action_id": APPROVE_ACTION, "value": "r-nothing"}],
+        "response_url": response_url,
+    }
+    command = {
+        "command": "/staticip",
+        "text": "show",
+        "user_id": "U1",
+        "response_url": response_url,
+    }
+    for raw in (payload_body(click), urlencode(command)):
+        answer = post_signed(http, bot.base_url, raw)
+        assert answer.status_code == 400, answer.text
+        assert "response_url" in answer.text
+    assert emulator.state.calls_to("PUT /v2/user/ip") == []
