@@ -251,6 +251,12 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         str(settings.public_ip_url) if settings.public_ip_url else None, clock=clock
     )
     tokens = TokenService(db, account, clock)
+    # The trading systems' apps (UPSTOX_TRADING_APPS): a token each, never used for the IP API.
+    app_tokens = {
+        app.name: TokenService(db, account, clock, app=app.name)
+        for app in settings.upstox_apps
+        if app.name != tokens.app
+    }
     gateway = UpstoxGateway(upstox, tokens, clock)
     alerts = Alerts(db, channel, account, clock)
     groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
@@ -278,6 +284,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         clock=clock,
         webhook_give_up=settings.token_webhook_give_up,
         pickup_alert_after=settings.token_pickup_alert_after,
+        app_tokens=app_tokens,
     )
     home = HomePublisher(
         account=account,
@@ -317,6 +324,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
             clock=clock,
             # Settling: twice the PUT's total deadline (UPSTOX_TIMEOUT), plus clock skew.
             put_grace=settings.upstox_timeout * 2 + CLOCK_SKEW_ALLOWANCE,
+            app_tokens=tuple(app_tokens.values()),
         ),
         clock=clock,
     )
@@ -331,6 +339,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         home=home,
         clock=clock,
         delivery=delivery,
+        app_tokens=app_tokens,
     )
     morning_token_request = MorningTokenRequest(
         account=account,
@@ -342,6 +351,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         channel=channel,
         delivery=delivery,
         clock=clock,
+        app_tokens=app_tokens,
     )
     watcher = Watcher(
         settings=settings,

@@ -7,6 +7,7 @@ value stops start-up with one readable line per problem (see `load_settings`).
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import re
 import string
@@ -186,6 +187,7 @@ class UpstoxApp(BaseModel):
 
 
 Duration = Annotated[timedelta, NoDecode]
+AppList = Annotated[list[UpstoxApp], NoDecode]
 IdList = Annotated[list[str], NoDecode]
 SecretList = Annotated[list[SecretStr], NoDecode]
 
@@ -252,6 +254,10 @@ class Settings(BaseSettings):
     # On weekdays at this IST time the bot starts the Access Token Request by itself.
     morning_token_request: bool = True
     morning_token_request_at: time = time(8, 30)
+    # The trading systems' Upstox apps of the same user, besides the bot's own (`default`,
+    # the UPSTOX_* and TOKEN_* variables above): a JSON list of objects with the keys of
+    # `UpstoxApp` (name, client_id, client_secret, redirect_uri, token_file, …).
+    upstox_trading_apps: AppList = Field(default_factory=list)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -317,6 +323,40 @@ class Settings(BaseSettings):
     @classmethod
     def _token_file(cls, value: Path | None) -> Path | None:
         return token_file_path(value)
+
+    @field_validator("upstox_trading_apps", mode="before")
+    @classmethod
+    def _apps_json(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return []
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError(
+                'must be a JSON list of apps, e.g. [{"name": "algo", "client_id": "…", '
+                '"client_secret": "…", "redirect_uri": "https://bot.example/upstox/callback"}]'
+            ) from None
+
+    @field_validator("upstox_trading_apps")
+    @classmethod
+    def _distinct_apps(cls, value: list[UpstoxApp]) -> list[UpstoxApp]:
+        names = [app.name for app in value]
+        if "phone" in names:
+            raise ValueError('"phone" cannot name an app (`/staticip login phone` is taken)')
+        if OWN_APP_NAME in names:
+            raise ValueError(
+                f'give every trading app a "name" other than "{OWN_APP_NAME}" (the bot\'s own '
+                "app, configured by UPSTOX_CLIENT_ID and the TOKEN_* variables)"
+            )
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"app names must be unique: {', '.join(repeated)}")
+        ids = [app.client_id for app in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("every app needs its own client_id (the notifier routes by it)")
+        return value
 
     @field_validator("slack_approval_channel")
     @classmethod
@@ -403,13 +443,19 @@ class Settings(BaseSettings):
             token_webhook_url=self.token_webhook_url,
             token_webhook_secret=self.token_webhook_secret,
         )
+        if any(app.client_id == self.upstox_client_id for app in self.upstox_trading_apps):
+            problems.append(
+                "UPSTOX_TRADING_APPS: a trading app has the bot's own UPSTOX_CLIENT_ID; every "
+                "app needs its own client_id (the notifier routes tokens by it)"
+            )
         if problems:
             raise ValueError("\n".join(problems))
         return self
 
     @property
     def upstox_apps(self) -> tuple[UpstoxApp, ...]:
-        """The account's Upstox apps; in this single-app form only the bot's own."""
+        """The account's Upstox apps: the bot's own (`default`) first, then the trading
+        systems' (UPSTOX_TRADING_APPS)."""
         own = UpstoxApp(
             name=OWN_APP_NAME,
             client_id=self.upstox_client_id,
@@ -420,7 +466,7 @@ class Settings(BaseSettings):
             token_webhook_url=self.token_webhook_url,
             token_webhook_secret=self.token_webhook_secret,
         )
-        return (own,)
+        return (own, *self.upstox_trading_apps)
 
     @property
     def socket_mode(self) -> bool:
@@ -456,6 +502,8 @@ class Settings(BaseSettings):
             self.token_webhook_secret,
             *self.token_api_keys,
         ]
+        for app in self.upstox_trading_apps:
+            secrets += [app.client_secret, app.token_webhook_secret, *app.token_api_keys]
         values = [s.get_secret_value() for s in secrets if s is not None]
         try:
             password = urlsplit(self.database_url).password

@@ -4,9 +4,12 @@ token-death alert and the login confirmation. Pure functions; no token ever goes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.config import OWN_APP_NAME
+from bot.errors import UserFacingError
 from bot.ist import Clock, format_ist
 from bot.login.service import ALERT_REQUESTER, MORNING_REQUESTER, LoginLink, LoginResult
 from bot.login.tokens import TokenDeath
@@ -44,10 +47,11 @@ def validity(link: LoginLink, now: datetime) -> str:
 
 def login_prompt(link: LoginLink, now: datetime) -> tuple[str, list[Block]]:
     """The ephemeral answer to `/staticip login`."""
-    text = f"Log in to Upstox: the link {validity(link, now)}."
+    which = "" if link.app == OWN_APP_NAME else f" for app {link.app}"
+    text = f"Log in to Upstox{which}: the link {validity(link, now)}."
     blocks = [
         bk.section(
-            "*Log in to Upstox*\nOpen the link, log in on Upstox's own page, and the bot "
+            f"*Log in to Upstox{which}*\nOpen the link, log in on Upstox's own page, and the bot "
             "stores the new session and confirms in the approvals channel."
         ),
         login_actions(link),
@@ -70,14 +74,34 @@ def token_request_started(request: TokenRequest) -> str:
     )
 
 
+def token_requests_started(started: Sequence[tuple[str, TokenRequest | UserFacingError]]) -> str:
+    """The ephemeral answer to `/staticip login phone` with several apps: one request each."""
+    lines = [
+        "Asked Upstox for a new session of every app: approve each request on your phone "
+        "(Upstox app notification or WhatsApp). The bot confirms each app in the approvals "
+        "channel when its token arrives."
+    ]
+    for name, outcome in started:
+        if isinstance(outcome, TokenRequest):
+            lines.append(f"• {name}: open until {format_ist(outcome.expires_at)}")
+        else:
+            lines.append(
+                f"• {name}: not started ({outcome.user_message}); use `/staticip login {name}`"
+            )
+    return "\n".join(lines)
+
+
 def _death_headline(death: TokenDeath) -> str:
     if death.state is TokenState.EXPIRED:
         return "The Upstox session expired (tokens end daily at 03:30 IST)."
     return f"The Upstox session is over: {death.reason}."
 
 
-def token_dead_alert(death: TokenDeath, link: LoginLink, now: datetime) -> tuple[str, list[Block]]:
-    """The one alert posted in the approvals channel when the token dies."""
+def token_dead_alert(
+    death: TokenDeath, link: LoginLink, now: datetime, others: Sequence[LoginLink] = ()
+) -> tuple[str, list[Block]]:
+    """The one alert posted in the approvals channel when the token dies; with several
+    apps, a login button for each trading system's app too."""
     headline = _death_headline(death)
     text = f"Upstox is logged out. {headline} {_TRADING_IMPACT}"
     blocks = [
@@ -88,30 +112,45 @@ def token_dead_alert(death: TokenDeath, link: LoginLink, now: datetime) -> tuple
             "phone)."
         ),
         login_actions(link),
+    ]
+    if others:
+        names = ", ".join(other.app for other in others)
+        text += f" Every app needs a new login: default, {names}."
+        blocks.append(
+            bk.section(
+                f"*Every app is logged out:* the trading systems' apps ({names}) need a login "
+                "too (`/staticip login phone` asks for every app at once)."
+            )
+        )
+        for other in others:
+            blocks.append(
+                bk.actions(
+                    login_button(other, text=f"Log in app {other.app}"),
+                    block_id=f"{ACTIONS_BLOCK_ID}:{other.app}",
+                )
+            )
+    blocks.append(
         bk.context(
             f"This link {validity(link, now)}; after that use `/staticip login` for a new one."
-        ),
-    ]
+        )
+    )
     return bk.text_and_blocks(text, blocks)
 
 
 def logged_in_text(result: LoginResult) -> str:
+    who = escape(result.user_id)
+    if result.app != OWN_APP_NAME:
+        who += f" for app {escape(result.app)}"
     if result.via is TokenSource.NOTIFIER:
         how = "approved on the phone"
         if result.requested_by == MORNING_REQUESTER:
             how += ", the bot's morning request"
         elif result.requested_by != ALERT_REQUESTER:
             how += f", requested by <@{result.requested_by}>"
-        return f":white_check_mark: Logged in to Upstox as {escape(result.user_id)} ({how})."
+        return f":white_check_mark: Logged in to Upstox as {who} ({how})."
     if result.requested_by == ALERT_REQUESTER:
-        return (
-            f":white_check_mark: Logged in to Upstox as {escape(result.user_id)} "
-            "(through the alert's login link)."
-        )
-    return (
-        f":white_check_mark: Logged in to Upstox as {escape(result.user_id)} "
-        f"by <@{result.requested_by}>."
-    )
+        return f":white_check_mark: Logged in to Upstox as {who} (through the alert's login link)."
+    return f":white_check_mark: Logged in to Upstox as {who} by <@{result.requested_by}>."
 
 
 class SlackLoginMessages:
@@ -120,8 +159,10 @@ class SlackLoginMessages:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
-    def token_dead(self, death: TokenDeath, link: LoginLink) -> tuple[str, list[Block]]:
-        return token_dead_alert(death, link, self._clock())
+    def token_dead(
+        self, death: TokenDeath, link: LoginLink, others: Sequence[LoginLink] = ()
+    ) -> tuple[str, list[Block]]:
+        return token_dead_alert(death, link, self._clock(), others)
 
     def logged_in(self, result: LoginResult) -> tuple[str, list[Block] | None]:
         return logged_in_text(result), None

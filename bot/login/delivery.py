@@ -330,11 +330,14 @@ class TokenDelivery:
         webhook_give_up: timedelta = timedelta(minutes=30),
         pickup_alert_after: timedelta = timedelta(minutes=15),
         http: httpx.AsyncClient | None = None,
+        app_tokens: Mapping[str, TokenService] | None = None,
     ) -> None:
         self._account = account
         self.apps = {app.name: app for app in apps}
         self._db = db
         self._tokens = tokens
+        # Each app's own token; the first app (the bot's own) has `tokens`.
+        self._app_tokens = dict(app_tokens or {})
         self._alerts = alerts
         self._channel = channel
         self._clock = clock
@@ -366,6 +369,10 @@ class TokenDelivery:
     def own_app(self) -> TokenApp:
         return next(iter(self.apps.values()))
 
+    def tokens_of(self, app: TokenApp) -> TokenService:
+        """The token service of `app` (the bot's own unless it is a trading system's)."""
+        return self._app_tokens.get(app.name, self._tokens)
+
     async def report(self) -> tuple[AppDeliveries, ...]:
         """Per app with sinks: the last record of each sink and the last pickup."""
         reports = []
@@ -391,7 +398,7 @@ class TokenDelivery:
         app = self.apps[app_name] if app_name else self.own_app
         self._waiters.notify()
         try:
-            status, token = await self._tokens.current()
+            status, token = await self.tokens_of(app).current()
             if token is None:
                 return None
             handover = Handover(app, token.obtained_at)
@@ -421,7 +428,7 @@ class TokenDelivery:
         """
         if handover is None:
             return
-        change = await self._change_to_recover_from()
+        change = await self._change_to_recover_from(handover.app)
         thread_ts = None
         if change is not None and change.applied_at is not None:
             thread_ts = change.card_ts
@@ -454,8 +461,9 @@ class TokenDelivery:
             return None
         return posted.detail
 
-    async def _change_to_recover_from(self) -> ChangeRequest | None:
-        """The latest applied change with a card, if recent and not yet recovered from."""
+    async def _change_to_recover_from(self, app: TokenApp) -> ChangeRequest | None:
+        """The latest applied change with a card, if recent and `app` has not yet told the
+        way back from it (every app's first hand-over after a change goes in its thread)."""
         applied = await self._db.requests.list_in_state(RequestState.APPLIED, account=self._account)
         dated = [r for r in applied if r.applied_at is not None and r.card_ts is not None]
         if not dated:
@@ -465,7 +473,7 @@ class TokenDelivery:
         if self._clock() - latest.applied_at > RECOVERY_WINDOW:
             return None
         announced = await self._db.deliveries.latest(
-            self._account, self.own_app.name, sink=SINK_CHANNEL, outcome="announced"
+            self._account, app.name, sink=SINK_CHANNEL, outcome="announced"
         )
         if announced is not None and announced.detail == latest.id:
             return None
@@ -498,12 +506,12 @@ class TokenDelivery:
         """At start-up and periodically: finish a webhook delivery of the current token
         that a stopped (or crashed) process left unfinished. One replica claims it; the
         give-up limit still counts from the first attempt."""
-        status, token = await self._tokens.current()
-        if token is None:
-            return
         for app in self.apps.values():
             target = app.sinks.webhook
             if target is None:
+                continue
+            status, token = await self.tokens_of(app).current()
+            if token is None:
                 continue
             records = [
                 r
@@ -541,12 +549,14 @@ class TokenDelivery:
         The login lands on one replica; replicas on other hosts (sharing PostgreSQL) bring
         their own file up to date here, within one check interval.
         """
-        status, token = await self._tokens.current()
-        if token is None:
-            return
         for app in self.apps.values():
+            status, token = await self.tokens_of(app).current()
             path = app.sinks.file
-            if path is None or await asyncio.to_thread(_file_issued_at, path) == token.obtained_at:
+            if (
+                token is None
+                or path is None
+                or await asyncio.to_thread(_file_issued_at, path) == token.obtained_at
+            ):
                 continue
             await self._write_file(app, path, token_json(app, token, status), token.obtained_at)
 
@@ -556,10 +566,10 @@ class TokenDelivery:
         """One alert when a fresh token has not been picked up (no GET /token fetch, no
         webhook 2xx) within `pickup_alert_after`; cleared once when it is. Apps whose only
         sink is the file are not checked: nothing tells when a file was read."""
-        _, token = await self._tokens.current()
         for app in self.apps.values():
             if not (app.sinks.api_keys or app.sinks.webhook):
                 continue
+            _, token = await self.tokens_of(app).current()
             condition = f"{NOT_PICKED_UP}:{app.name}"
             if token is None:
                 # Logged out: the token-dead alert says what to do; this one is moot.
@@ -604,7 +614,7 @@ class TokenDelivery:
         self.waiting += 1
         try:
             while True:
-                status, token = await self._tokens.current()
+                status, token = await self.tokens_of(app).current()
                 fresh = token is not None and (newer_than is None or token.obtained_at > newer_than)
                 remaining = deadline - loop.time()
                 if fresh or remaining <= 0:
@@ -614,13 +624,14 @@ class TokenDelivery:
             self.waiting -= 1
         if token is None:
             await self._record(app, SINK_API, "no_token", None, key_fingerprint=fingerprint)
-            return FetchAnswer(503, {"error": "no_valid_token", "since": await self._since()})
+            since = await self._since(app)
+            return FetchAnswer(503, {"error": "no_valid_token", "since": since})
         await self._record(app, SINK_API, "fetched", token.obtained_at, key_fingerprint=fingerprint)
         return FetchAnswer(200, token_json(app, token, status))
 
-    async def _since(self) -> str | None:
-        """When the bot last stopped having a valid token (None: it never had one)."""
-        stored = await self._db.tokens.get(self._account)
+    async def _since(self, app: TokenApp) -> str | None:
+        """When the app last stopped having a valid token (None: it never had one)."""
+        stored = await self._db.tokens.get(self._account, app.name)
         if stored is None:
             return None
         moment = min(stored.updated_at, stored.expires_at)
@@ -682,7 +693,7 @@ class TokenDelivery:
         attempt = 0
         while True:
             attempt += 1
-            if not await self._still_current(payload["access_token"]):
+            if not await self._still_current(app, payload["access_token"]):
                 await self._record(app, SINK_WEBHOOK, "superseded", issued_at, attempt=attempt)
                 return "superseded", None
             detail = await self._post(target, body)
@@ -718,10 +729,10 @@ class TokenDelivery:
             return None
         return f"HTTP {answer.status_code}"
 
-    async def _still_current(self, access_token: str) -> bool:
+    async def _still_current(self, app: TokenApp, access_token: str) -> bool:
         """Is this still the app's valid token? (A newer login, here or on another replica,
         or a logout, ends the delivery of this one.)"""
-        _, token = await self._tokens.current()
+        _, token = await self.tokens_of(app).current()
         return token is not None and hmac.compare_digest(
             token.secret.get_secret_value(), access_token
         )

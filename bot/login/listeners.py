@@ -11,14 +11,20 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.errors import UserFacingError
 from bot.ist import Clock
-from bot.login.blocks import LOGIN_ACTION_ID, login_prompt, token_request_started
+from bot.login.blocks import (
+    LOGIN_ACTION_ID,
+    login_prompt,
+    token_request_started,
+    token_requests_started,
+)
 from bot.login.service import LoginLinks, LoginService
 from bot.slack.commands import CommandContext, Handler
 
 log = logging.getLogger(__name__)
 
 USAGE = (
-    "Use `/staticip login` for a login link, or `/staticip login phone` to approve on the phone."
+    "Use `/staticip login` for a login link, `/staticip login <app>` for one of another "
+    "Upstox app, or `/staticip login phone` to approve on the phone (every app at once)."
 )
 
 
@@ -31,8 +37,17 @@ def login_command(links: LoginLinks, login: LoginService, clock: Clock) -> Handl
             await ctx.reply(text, blocks)
             return
         if mode == "phone":
-            request = await login.start_token_request(ctx.user_id)
-            await ctx.reply(token_request_started(request))
+            if len(login.app_names) == 1:
+                request = await login.start_token_request(ctx.user_id)
+                await ctx.reply(token_request_started(request))
+                return
+            started = await login.start_every_token_request(ctx.user_id)
+            await ctx.reply(token_requests_started(started))
+            return
+        if mode in links.apps:
+            link = await links.login_link(ctx.user_id, app=mode)
+            text, blocks = login_prompt(link, clock())
+            await ctx.reply(text, blocks)
             return
         shown = ctx.args.strip()[:40].replace("`", "")
         raise UserFacingError(f"Unknown option `{shown}`. {USAGE}")

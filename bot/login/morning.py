@@ -11,6 +11,7 @@ already logged in since today's 03:30 IST.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import time, timedelta
 
 from bot.errors import UserFacingError
@@ -20,6 +21,7 @@ from bot.login.service import MORNING_REQUESTER, LoginService
 from bot.login.tokens import TokenService
 from bot.slack.channel import SlackChannel
 from bot.store.database import Database
+from bot.store.models import TokenRequest
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class MorningTokenRequest:
         channel: SlackChannel,
         delivery: TokenDelivery,
         clock: Clock,
+        app_tokens: Mapping[str, TokenService] | None = None,
     ) -> None:
         self._account = account
         self._at = at
@@ -52,6 +55,8 @@ class MorningTokenRequest:
         self._channel = channel
         self._delivery = delivery
         self._clock = clock
+        # Every app's token: the bot's own first, then the trading systems'.
+        self._app_tokens = {tokens.app: tokens, **(app_tokens or {})}
 
     async def run(self) -> None:
         """The job (daily at the set time, and with every periodic check to catch up)."""
@@ -62,17 +67,22 @@ class MorningTokenRequest:
         due = local.replace(hour=self._at.hour, minute=self._at.minute, second=0, microsecond=0)
         if not due <= local < due + CATCH_UP:
             return
-        status = await self._tokens.status()
         expiry = local.replace(
             hour=TOKEN_EXPIRY_AT.hour, minute=TOKEN_EXPIRY_AT.minute, second=0, microsecond=0
         )
-        fresh = status.obtained_at is not None and status.obtained_at >= expiry
-        if status.health == "valid" and fresh:
+        # Every app not logged in since today's 03:30 IST (someone may have been early).
+        stale = []
+        for name, tokens in self._app_tokens.items():
+            status = await tokens.status()
+            fresh = status.obtained_at is not None and status.obtained_at >= expiry
+            if not (status.health == "valid" and fresh):
+                stale.append(name)
+        if not stale:
             return  # someone logged in this morning already
         if not await self._db.daily_runs.claim(JOB, self._account, local.date(), now=now):
             return  # another replica (or an earlier run) asked today
         try:
-            request = await self._login.start_token_request(MORNING_REQUESTER)
+            started = await self._login.start_every_token_request(MORNING_REQUESTER, stale)
         except UserFacingError as error:
             log.warning("the morning Access Token Request failed: %s", error.code)
             await self._channel.post(
@@ -80,11 +90,27 @@ class MorningTokenRequest:
                 f"Request. {error.user_message} Log in with `/staticip login`."
             )
             return
-        log.info("started the morning Access Token Request %s", request.id)
-        posted = await self._channel.post(
+        requests = [r for _, r in started if isinstance(r, TokenRequest)]
+        request = requests[0]
+        log.info("started the morning Access Token Request(s) %s", [r.id for r in requests])
+        text = (
             ":sunrise: Good morning. The bot asked Upstox for today's token: approve the "
             "Access Token Request on your phone (Upstox app or WhatsApp notification); it "
             f"can be approved until {format_ist(request.expires_at)}. The token goes to the "
             "trading system as soon as you approve. No phone? Use `/staticip login`."
         )
+        if len(self._app_tokens) > 1:
+            text += morning_apps_lines(started)
+        posted = await self._channel.post(text)
         await self._delivery.morning_posted(posted)
+
+
+def morning_apps_lines(started: Sequence[tuple[str, TokenRequest | UserFacingError]]) -> str:
+    """One line per app: asked (approve one request per app), or what went wrong."""
+    lines = ["", "One request per app:"]
+    for name, outcome in started:
+        if isinstance(outcome, TokenRequest):
+            lines.append(f"• {name}: approve on the phone")
+        else:
+            lines.append(f"• {name}: not asked ({outcome.user_message}) — `/staticip login {name}`")
+    return "\n".join(lines)

@@ -26,14 +26,14 @@ import base64
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import SecretStr, ValidationError
 
-from bot.config import Settings
+from bot.config import OWN_APP_NAME, Settings, UpstoxApp
 from bot.errors import UserFacingError
 from bot.ist import Clock, format_ist
 from bot.log import redactor
@@ -75,6 +75,7 @@ class LoginLink:
     url: str
     expires_at: datetime
     requested_by: str
+    app: str = OWN_APP_NAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,7 @@ class LoginResult:
     user_id: str
     requested_by: str
     via: TokenSource
+    app: str = OWN_APP_NAME
 
 
 class LoginRefused(Exception):
@@ -97,7 +99,9 @@ class LoginRefused(Exception):
 class LoginMessages(Protocol):
     """How the channel hears about the token; implemented with Block Kit in bot/slack."""
 
-    def token_dead(self, death: TokenDeath, link: LoginLink) -> tuple[str, Blocks | None]: ...
+    def token_dead(
+        self, death: TokenDeath, link: LoginLink, others: Sequence[LoginLink] = ()
+    ) -> tuple[str, Blocks | None]: ...
 
     def logged_in(self, result: LoginResult) -> tuple[str, Blocks | None]: ...
 
@@ -115,32 +119,37 @@ class HomeRefresh(Protocol):
 
 
 class StateSigner:
-    """`<nonce>.<slack user>.<HMAC-SHA256(nonce, account, user)>`, base64url, no padding.
+    """`<nonce>.<slack user>.<HMAC-SHA256(nonce, account, user)>`, base64url, no padding;
+    for a trading system's app `<nonce>.<slack user>.<app>.<HMAC(nonce, account, user,
+    app)>`.
 
-    The Slack user rides in the state so the signature can be checked before any database
-    read; the account does not (it is this bot's own), so a state minted for another
-    account fails the signature.
+    The Slack user (and the app) ride in the state so the signature can be checked before
+    any database read; the account does not (it is this bot's own), so a state minted for
+    another account fails the signature, and one minted for app A cannot be turned into one
+    for app B.
     """
 
     def __init__(self, secret: SecretStr, account: str) -> None:
         self._key = derive_key(secret.get_secret_value(), info=_STATE_KEY_INFO)
         self._account = account
 
-    def sign(self, nonce: str, user: str) -> str:
-        return _STATE_SEPARATOR.join((nonce, user, self._mac(nonce, user)))
+    def sign(self, nonce: str, user: str, app: str = OWN_APP_NAME) -> str:
+        bound = (nonce, user) if app == OWN_APP_NAME else (nonce, user, app)
+        return _STATE_SEPARATOR.join((*bound, self._mac(*bound)))
 
-    def verify(self, state: str) -> tuple[str, str] | None:
-        """(nonce, user) if the signature is ours for this account, else None."""
+    def verify(self, state: str) -> tuple[str, str, str] | None:
+        """(nonce, user, app) if the signature is ours for this account, else None."""
         parts = state.split(_STATE_SEPARATOR)
-        if len(parts) != 3 or not all(parts) or len(state) > 512:
+        if len(parts) not in (3, 4) or not all(parts) or len(state) > 512:
             return None
-        nonce, user, mac = parts
-        if not hmac.compare_digest(mac.encode("ascii", "replace"), self._mac(nonce, user).encode()):
+        *bound, mac = parts
+        if not hmac.compare_digest(mac.encode("ascii", "replace"), self._mac(*bound).encode()):
             return None
-        return nonce, user
+        app = bound[2] if len(bound) == 3 else OWN_APP_NAME
+        return bound[0], bound[1], app
 
-    def _mac(self, nonce: str, user: str) -> str:
-        message = "\n".join((nonce, self._account, user)).encode("utf-8")
+    def _mac(self, nonce: str, user: str, *app: str) -> str:
+        message = "\n".join((nonce, self._account, user, *app)).encode("utf-8")
         digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
@@ -165,6 +174,17 @@ class LoginLinks:
         self.signer = StateSigner(secret_key, self._account)
         self._clock = clock
         self._access = access
+        # Every Upstox app of the account, the bot's own (`default`) first.
+        self.apps: dict[str, UpstoxApp] = {app.name: app for app in settings.upstox_apps}
+
+    def app(self, name: str) -> UpstoxApp:
+        """The configured app called `name`, or a `UserFacingError` naming those there are."""
+        app = self.apps.get(name)
+        if app is None:
+            known = ", ".join(f"`{n}`" for n in self.apps)
+            shown = name[:40].replace("`", "")
+            raise UserFacingError(f"There is no Upstox app `{shown}`. The apps are: {known}.")
+        return app
 
     async def check_may_log_in(self, slack_user: str) -> None:
         """Raise a `UserFacingError` unless this Slack user may log the bot in (the channel
@@ -176,22 +196,28 @@ class LoginLinks:
     def redirect_uri(self) -> str:
         return str(self._settings.upstox_redirect_uri)
 
-    async def login_link(self, requested_by: str, *, ttl: timedelta = LINK_TTL) -> LoginLink:
-        """A fresh single-use link to Upstox's login dialog for `requested_by`.
+    async def login_link(
+        self, requested_by: str, *, ttl: timedelta = LINK_TTL, app: str = OWN_APP_NAME
+    ) -> LoginLink:
+        """A fresh single-use link to Upstox's login dialog for `requested_by`, for the
+        Upstox app `app` (its token is stored for that app only).
 
         `requested_by` is the Slack user id, or `ALERT_REQUESTER` for a channel alert.
         """
+        upstox_app = self.app(app)
         await self.check_may_log_in(requested_by)
         now = self._clock()
         # Housekeeping: used and expired states are worthless after a day.
         await self._db.oauth_states.purge(now - STATE_RETENTION)
-        row = await self._db.oauth_states.create(self._account, requested_by, ttl=ttl, now=now)
-        url = self._upstox.authorization_url(
-            client_id=self._settings.upstox_client_id,
-            redirect_uri=self.redirect_uri,
-            state=self.signer.sign(row.nonce, requested_by),
+        row = await self._db.oauth_states.create(
+            self._account, requested_by, ttl=ttl, now=now, app=app
         )
-        return LoginLink(url=url, expires_at=row.expires_at, requested_by=requested_by)
+        url = self._upstox.authorization_url(
+            client_id=upstox_app.client_id,
+            redirect_uri=str(upstox_app.redirect_uri),
+            state=self.signer.sign(row.nonce, requested_by, app),
+        )
+        return LoginLink(url=url, expires_at=row.expires_at, requested_by=requested_by, app=app)
 
 
 class LoginAlerts:
@@ -215,7 +241,13 @@ class LoginAlerts:
         if await self._alerts.is_active(TOKEN_DEAD):
             return False
         link = await self._links.login_link(ALERT_REQUESTER, ttl=ALERT_LINK_TTL)
-        text, blocks = self._messages.token_dead(death, link)
+        # Every trading system's app died too (a change, the 03:30 IST expiry): a link each.
+        others = [
+            await self._links.login_link(ALERT_REQUESTER, ttl=ALERT_LINK_TTL, app=name)
+            for name in self._links.apps
+            if name != OWN_APP_NAME
+        ]
+        text, blocks = self._messages.token_dead(death, link, others)
         return await self._alerts.start(
             TOKEN_DEAD, text, blocks, details={"reason": death.reason, "state": death.state.value}
         )
@@ -228,7 +260,9 @@ class LoginAlerts:
         """Clear the alert with the confirmation (or just confirm); never raises."""
         text, blocks = self._messages.logged_in(result)
         try:
-            if not await self._alerts.clear(TOKEN_DEAD, text, blocks):
+            # The alert is about the bot's own app; a trading app's login is just confirmed.
+            own = result.app == OWN_APP_NAME
+            if not (own and await self._alerts.clear(TOKEN_DEAD, text, blocks)):
                 await self._channel.post(text, blocks)
         except Exception:
             # The token is stored; a lost confirmation must not turn the login into a failure.
@@ -262,6 +296,7 @@ class LoginService:
         home: HomeRefresh,
         clock: Clock,
         delivery: TokenDelivery,
+        app_tokens: Mapping[str, TokenService] | None = None,
     ) -> None:
         self._settings = settings
         self._account = settings.account
@@ -275,6 +310,8 @@ class LoginService:
         self._home = home
         self._signer = links.signer
         self._clock = clock
+        # Each app's token; the bot's own is `tokens` (the one the IP API is called with).
+        self._app_tokens = {OWN_APP_NAME: tokens, **(app_tokens or {})}
 
     # The Upstox user this bot manages ---------------------------------------------------
 
@@ -327,6 +364,12 @@ class LoginService:
                 reason="upstox_error",
             )
         row = await self._consume_state(state)
+        app = self._links.apps.get(row.app)
+        if app is None:
+            raise LoginRefused(
+                "This login link is for an Upstox app the bot no longer has. Nothing was changed.",
+                reason="unknown_app",
+            )
         if not code:
             raise LoginRefused(
                 "Upstox sent no login code. Run /staticip login in Slack for a new link.",
@@ -335,9 +378,9 @@ class LoginService:
         try:
             answer = await self._upstox.exchange_code(
                 code=code,
-                client_id=self._settings.upstox_client_id,
-                client_secret=self._settings.upstox_client_secret,
-                redirect_uri=self._links.redirect_uri,
+                client_id=app.client_id,
+                client_secret=app.client_secret,
+                redirect_uri=str(app.redirect_uri),
             )
         except UpstoxError as exc:
             log.warning("Upstox refused the login code: %s", exc)
@@ -351,7 +394,7 @@ class LoginService:
         redactor.add([token.get_secret_value()])
         profile = await self._verified_profile(token, claimed_user=answer.user_id)
         return await self._logged_in(
-            token, profile, requested_by=row.slack_user_id, via=TokenSource.OAUTH
+            token, profile, requested_by=row.slack_user_id, via=TokenSource.OAUTH, app=app.name
         )
 
     async def _consume_state(self, state: str | None) -> OAuthState:
@@ -367,12 +410,12 @@ class LoginService:
                 "This login link is not valid. Run /staticip login in Slack for a new one.",
                 reason="forged_state",
             )
-        nonce, user = verified
+        nonce, user, app = verified
         now = self._clock()
         row = await self._db.oauth_states.consume(nonce, now=now)
         if row is None:
             raise await self._why_unusable(nonce, now)
-        if row.account != self._account or row.slack_user_id != user:
+        if row.account != self._account or row.slack_user_id != user or row.app != app:
             log.warning("login callback with a state bound elsewhere refused")
             raise LoginRefused(
                 "This login link belongs to another account. Nothing was changed.",
@@ -401,27 +444,58 @@ class LoginService:
 
     # The Access Token Request ----------------------------------------------------------
 
-    async def start_token_request(self, requested_by: str) -> TokenRequest:
+    @property
+    def app_names(self) -> tuple[str, ...]:
+        """Every Upstox app of the account, the bot's own (`default`) first."""
+        return tuple(self._links.apps)
+
+    async def start_token_request(self, requested_by: str, app: str = OWN_APP_NAME) -> TokenRequest:
         """Ask Upstox to prompt the user on the phone; the token arrives on the notifier."""
+        upstox_app = self._links.app(app)
         await self._links.check_may_log_in(requested_by)
         try:
             started = await self._upstox.start_access_token_request(
-                client_id=self._settings.upstox_client_id,
-                client_secret=self._settings.upstox_client_secret,
+                client_id=upstox_app.client_id,
+                client_secret=upstox_app.client_secret,
             )
         except UpstoxError as exc:
-            log.warning("Access Token Request refused: %s", exc)
+            log.warning("Access Token Request for app %s refused: %s", app, exc)
             raise UserFacingError(_token_request_error(exc), code="token_request_failed") from None
         request = await self._db.token_requests.create(
-            self._account, requested_by, expires_at=started.authorization_expiry, now=self._clock()
+            self._account,
+            requested_by,
+            expires_at=started.authorization_expiry,
+            now=self._clock(),
+            app=app,
         )
         await self._db.audit.append(
             account=self._account,
             event=AuditEvent.TOKEN_REQUESTED,
             actor=requested_by,
-            details={"request_id": request.id, "expires_at": request.expires_at.isoformat()},
+            details={
+                "request_id": request.id,
+                "expires_at": request.expires_at.isoformat(),
+                "app": app,
+            },
         )
         return request
+
+    async def start_every_token_request(
+        self, requested_by: str, apps: Sequence[str] | None = None
+    ) -> list[tuple[str, TokenRequest | UserFacingError]]:
+        """The Access Token Request for every app (or `apps`) at once: per app the request,
+        or what Upstox said. Raises only when none could be started."""
+        await self._links.check_may_log_in(requested_by)
+        started: list[tuple[str, TokenRequest | UserFacingError]] = []
+        for name in apps if apps is not None else self.app_names:
+            try:
+                started.append((name, await self.start_token_request(requested_by, name)))
+            except UserFacingError as error:
+                started.append((name, error))
+        failures = [outcome for _, outcome in started if isinstance(outcome, UserFacingError)]
+        if failures and len(failures) == len(started):
+            raise failures[0]
+        return started
 
     async def accept_notifier(self, payload: Any) -> LoginResult:
         """The notifier webhook: store the token only when every check passes.
@@ -438,20 +512,26 @@ class LoginService:
             message = NotifierPayload.model_validate(dict(payload))
         except ValidationError:
             raise LoginRefused("malformed access token message", reason="bad_payload") from None
-        if message.client_id != self._settings.upstox_client_id:
+        # Routed by client_id: each app's token is stored for that app only.
+        app = next((a for a in self._links.apps.values() if a.client_id == message.client_id), None)
+        if app is None:
             log.warning("notifier message for another client_id refused")
             raise LoginRefused("unknown client_id", reason="wrong_client_id")
         if not message.access_token.get_secret_value():
             raise LoginRefused("empty access token", reason="bad_payload")
         now = self._clock()
-        outstanding = await self._db.token_requests.outstanding(self._account, now=now)
+        outstanding = await self._db.token_requests.outstanding(
+            self._account, now=now, app=app.name
+        )
         if not outstanding:
             log.warning("notifier message while no Access Token Request is outstanding refused")
             raise LoginRefused(
                 "no access token request is outstanding", reason="not_outstanding", status=409
             )
         profile = await self._verified_profile(message.access_token, claimed_user=message.user_id)
-        closed = await self._db.token_requests.complete_outstanding(self._account, now=now)
+        closed = await self._db.token_requests.complete_outstanding(
+            self._account, now=now, app=app.name
+        )
         if not closed:
             raise LoginRefused(
                 "no access token request is outstanding", reason="not_outstanding", status=409
@@ -461,6 +541,7 @@ class LoginService:
             profile,
             requested_by=closed[0].requested_by,
             via=TokenSource.NOTIFIER,
+            app=app.name,
         )
 
     # Shared steps ----------------------------------------------------------------------
@@ -499,15 +580,21 @@ class LoginService:
         return profile
 
     async def _logged_in(
-        self, token: SecretStr, profile: Profile, *, requested_by: str, via: TokenSource
+        self,
+        token: SecretStr,
+        profile: Profile,
+        *,
+        requested_by: str,
+        via: TokenSource,
+        app: str = OWN_APP_NAME,
     ) -> LoginResult:
-        """After a login, in this order: store, hand the token to the trading system's
-        sinks, confirm, show the hand-over ("trading can resume"), finish a waiting
-        change, refresh."""
-        await self._tokens.store(token, user_id=profile.user_id, via=via)
-        handover = await self._delivery.deliver()
-        result = LoginResult(user_id=profile.user_id, requested_by=requested_by, via=via)
-        log.info("logged in to Upstox as %s via %s", profile.user_id, via.value)
+        """After a login of `app`, in this order: store its token, hand it to the app's
+        sinks, confirm, show the hand-over ("trading can resume"), finish a waiting change,
+        refresh."""
+        await self._app_tokens[app].store(token, user_id=profile.user_id, via=via)
+        handover = await self._delivery.deliver(app)
+        result = LoginResult(user_id=profile.user_id, requested_by=requested_by, via=via, app=app)
+        log.info("logged in to Upstox as %s via %s (app %s)", profile.user_id, via.value, app)
         await self._alerts.logged_in(result)
         await self._delivery.announce(
             handover,

@@ -22,6 +22,7 @@ from bot.log import redactor
 from bot.store.database import Database
 from bot.store.errors import TokenUndecryptable
 from bot.store.models import AuditEvent, StoredToken, TokenSource, TokenState
+from bot.store.tokens import OWN_APP
 from bot.upstox_messages import LOGIN_HINT
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,14 @@ _HEALTH: dict[TokenState, Health] = {
 
 
 class TokenService:
-    def __init__(self, db: Database, account: str, clock: Clock) -> None:
+    """The token of one Upstox app of the account: the bot's own (`default`, the one the IP
+    API is called with) unless `app` names a trading system's app."""
+
+    def __init__(self, db: Database, account: str, clock: Clock, *, app: str = OWN_APP) -> None:
         self._db = db
         self._account = account
         self._clock = clock
+        self.app = app
 
     async def seed(self, token: SecretStr | None) -> None:
         """Store UPSTOX_ACCESS_TOKEN on first start only; a stored token always wins."""
@@ -124,12 +129,12 @@ class TokenService:
         An expired token is recorded as expired here (whoever notices the 03:30 IST expiry
         first); the watcher's token check posts the alert.
         """
-        stored = await self._db.tokens.get(self._account)
+        stored = await self._db.tokens.get(self._account, self.app)
         if stored is None:
             return TokenStatus("missing"), None
         if stored.state is TokenState.VALID and self._clock() >= stored.expires_at:
             await self._flip(TokenState.EXPIRED, "the daily 03:30 IST expiry", stored)
-            stored = await self._db.tokens.get(self._account) or stored
+            stored = await self._db.tokens.get(self._account, self.app) or stored
         health = _HEALTH[stored.state]
         token = None
         if health == "valid":
@@ -157,19 +162,20 @@ class TokenService:
             expires_at=next_token_expiry(now),
             user_id=user_id,
             obtained_at=now,
+            app=self.app,
         )
         await self._db.audit.append(
             account=self._account,
             event=AuditEvent.LOGGED_IN,
             actor=user_id or "upstox",
-            details={"via": via.value},
+            details={"via": via.value, "app": self.app},
         )
 
     async def mark_dead(
         self, reason: str, *, used: UsableToken | None = None, state: TokenState | None = None
     ) -> bool:
         """Flip a valid token to dead. `used` protects a token stored after that one."""
-        stored = await self._db.tokens.get(self._account)
+        stored = await self._db.tokens.get(self._account, self.app)
         if stored is None:
             return False
         return await self._flip(state or TokenState.INVALIDATED, reason, stored, used)
@@ -190,15 +196,16 @@ class TokenService:
             state=state,
             obtained_before=obtained_before,
             now=self._clock(),
+            app=self.app,
         )
         if not flipped:
             return False
-        log.warning("Upstox token is now %s: %s", state.value, reason)
+        log.warning("Upstox token of app %s is now %s: %s", self.app, state.value, reason)
         await self._db.audit.append(
             account=self._account,
             event=AuditEvent.TOKEN_INVALIDATED,
             actor="bot",
-            details={"state": state.value, "reason": reason},
+            details={"state": state.value, "reason": reason, "app": self.app},
         )
         return True
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -83,9 +84,12 @@ class ChangeApplier:
         account: str,
         clock: Clock,
         put_grace: timedelta,
+        app_tokens: Sequence[TokenService] = (),
     ) -> None:
         self._db = db
         self._tokens = tokens
+        # The trading systems' apps of the same user: a change logs them out too.
+        self._app_tokens = tuple(app_tokens)
         self._gateway = gateway
         self._login_alerts = login_alerts
         self._cards = cards
@@ -208,8 +212,9 @@ class ChangeApplier:
         self, applying: ChangeRequest, result: StaticIpUpdateResult
     ) -> ChangeRequest:
         """Upstox took the change. Everything that follows it, in this order."""
-        # 1. Upstox has logged out every session: record that the token is dead.
-        await self._tokens.mark_dead(IP_CHANGE_LOGOUT, state=TokenState.INVALIDATED)
+        # 1. Upstox has logged out every session: record that every app's token is dead.
+        for tokens in (self._tokens, *self._app_tokens):
+            await tokens.mark_dead(IP_CHANGE_LOGOUT, state=TokenState.INVALIDATED)
         # 2. Say so in the channel, with a login link (one alert per outage).
         await self._alert_logged_out()
         # 3. Record the request as applied, 4. update its card and announce the change.

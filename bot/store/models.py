@@ -206,6 +206,7 @@ class OAuthState:
     created_at: datetime
     expires_at: datetime
     consumed_at: datetime | None
+    app: str = "default"
 
     @classmethod
     def from_row(cls, row: RowMapping) -> OAuthState:
@@ -216,6 +217,7 @@ class OAuthState:
             created_at=row["created_at"],
             expires_at=row["expires_at"],
             consumed_at=row["consumed_at"],
+            app=row.get("app") or "default",
         )
 
 
@@ -227,6 +229,7 @@ class TokenRequest:
     created_at: datetime
     expires_at: datetime
     completed_at: datetime | None
+    app: str = "default"
 
     @classmethod
     def from_row(cls, row: RowMapping) -> TokenRequest:
@@ -237,6 +240,7 @@ class TokenRequest:
             created_at=row["created_at"],
             expires_at=row["expires_at"],
             completed_at=row["completed_at"],
+            app=row.get("app") or "default",
         )
 
 

@@ -22,6 +22,7 @@ class OAuthStateRepository(Repository):
         *,
         ttl: timedelta,
         now: datetime | None = None,
+        app: str = "default",
     ) -> OAuthState:
         at = self._now(now)
         query = (
@@ -32,6 +33,7 @@ class OAuthStateRepository(Repository):
                 slack_user_id=slack_user_id,
                 created_at=at,
                 expires_at=at + ttl,
+                app=app,
             )
             .returning(*oauth_states.c)
         )

@@ -96,6 +96,23 @@ tokens = Table(
     Column("invalidated_reason", Text),
 )
 
+# The tokens of an account's other Upstox apps (the trading systems'), one row per app; the
+# bot's own app (`default`) keeps its row in `tokens`. Same columns, keyed by (account, app).
+app_tokens = Table(
+    "app_tokens",
+    metadata,
+    Column("account", String(64), primary_key=True),
+    Column("app", String(64), primary_key=True),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("obtained_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("obtained_via", String(16), nullable=False),
+    Column("user_id", String(64)),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("invalidated_reason", Text),
+)
+
 oauth_states = Table(
     "oauth_states",
     metadata,
@@ -105,6 +122,8 @@ oauth_states = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("consumed_at", UtcDateTime),
+    # The Upstox app the login is for: its token is stored for this app only.
+    Column("app", String(64), nullable=False, server_default=text("'default'")),
 )
 
 token_requests = Table(
@@ -116,6 +135,7 @@ token_requests = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("completed_at", UtcDateTime),
+    Column("app", String(64), nullable=False, server_default=text("'default'")),
     Index("ix_token_requests_account_completed_at", "account", "completed_at"),
 )
 

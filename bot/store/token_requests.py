@@ -22,6 +22,7 @@ class TokenRequestRepository(Repository):
         *,
         expires_at: datetime,
         now: datetime | None = None,
+        app: str = "default",
     ) -> TokenRequest:
         query = (
             token_requests.insert()
@@ -31,17 +32,21 @@ class TokenRequestRepository(Repository):
                 requested_by=requested_by,
                 created_at=self._now(now),
                 expires_at=expires_at,
+                app=app,
             )
             .returning(*token_requests.c)
         )
         async with self._engine.begin() as conn:
             return TokenRequest.from_row((await conn.execute(query)).mappings().one())
 
-    async def outstanding(self, account: str, *, now: datetime | None = None) -> list[TokenRequest]:
+    async def outstanding(
+        self, account: str, *, now: datetime | None = None, app: str = "default"
+    ) -> list[TokenRequest]:
         query = (
             select(token_requests)
             .where(
                 c.account == account,
+                c.app == app,
                 c.completed_at.is_(None),
                 c.expires_at > self._now(now),
             )
@@ -52,13 +57,14 @@ class TokenRequestRepository(Repository):
         return [TokenRequest.from_row(r) for r in rows]
 
     async def complete_outstanding(
-        self, account: str, *, now: datetime | None = None
+        self, account: str, *, now: datetime | None = None, app: str = "default"
     ) -> list[TokenRequest]:
-        """Close every outstanding request of the account; returns those this call closed."""
+        """Close every outstanding request of the account's app; returns those this call
+        closed."""
         at = self._now(now)
         query = (
             token_requests.update()
-            .where(c.account == account, c.completed_at.is_(None), c.expires_at > at)
+            .where(c.account == account, c.app == app, c.completed_at.is_(None), c.expires_at > at)
             .values(completed_at=at)
             .returning(*token_requests.c)
         )

@@ -34,7 +34,7 @@ def test_state_signature_binds_nonce_user_account_and_key() -> None:
     signer = StateSigner(KEY, "acct")
     state = signer.sign("nonce-1", "U1")
 
-    assert signer.verify(state) == ("nonce-1", "U1")
+    assert signer.verify(state) == ("nonce-1", "U1", "default")
     nonce, user, mac = state.split(".")
     refused = [
         f"nonce-2.{user}.{mac}",
@@ -48,6 +48,20 @@ def test_state_signature_binds_nonce_user_account_and_key() -> None:
     assert [signer.verify(s) for s in refused] == [None] * len(refused)
     assert StateSigner(KEY, "other-acct").verify(state) is None
     assert StateSigner(SecretStr("another-key-0123456789"), "acct").verify(state) is None
+
+
+def test_a_state_for_one_app_cannot_be_turned_into_one_for_another() -> None:
+    signer = StateSigner(KEY, "acct")
+    algo = signer.sign("nonce-1", "U1", "algo")
+    assert signer.verify(algo) == ("nonce-1", "U1", "algo")
+    nonce, user, app, mac = algo.split(".")
+    own_mac = signer.sign("nonce-1", "U1").split(".")[2]
+    refused = [
+        f"{nonce}.{user}.hedge.{mac}",  # another app, same signature
+        f"{nonce}.{user}.{mac}",  # the app dropped: the bot's own app
+        f"{nonce}.{user}.algo.{own_mac}",  # the own app's signature with an app added
+    ]
+    assert [signer.verify(s) for s in refused] == [None] * len(refused)
 
 
 def _link(hours: float) -> LoginLink:
