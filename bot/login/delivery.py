@@ -228,9 +228,18 @@ class AppDeliveries:
     sinks: tuple[str, ...]
     last: Mapping[str, DeliveryRecord]
     last_pickup: DeliveryRecord | None
+    # A trading system's app: its own token's state (the bot's own is shown elsewhere).
+    token: TokenStatus | None = None
 
     def describe(self) -> str:
         """One line, plain text (no Slack markup, nothing secret)."""
+        token = "" if self.token is None else f"Upstox app {self.app}: {self.token.describe()}."
+        if not self.sinks:
+            return token
+        delivery = self._describe_sinks()
+        return f"{token} {delivery}" if token else delivery
+
+    def _describe_sinks(self) -> str:
         parts = []
         for sink in self.sinks:
             record = self.last.get(sink)
@@ -374,16 +383,19 @@ class TokenDelivery:
         return self._app_tokens.get(app.name, self._tokens)
 
     async def report(self) -> tuple[AppDeliveries, ...]:
-        """Per app with sinks: the last record of each sink and the last pickup."""
+        """Per app with sinks: the last record of each sink and the last pickup; for each
+        trading system's app also its token's state."""
         reports = []
         for app in self.apps.values():
-            if not app.sinks.names:
+            own = app is self.own_app
+            if own and not app.sinks.names:
                 continue
             last = await self._db.deliveries.latest_per_sink(self._account, app.name)
             pickup = await self._db.deliveries.latest(
                 self._account, app.name, sink=SINK_API, outcome="fetched"
             )
-            reports.append(AppDeliveries(app.name, app.sinks.names, last, pickup))
+            token = None if own else await self.tokens_of(app).status()
+            reports.append(AppDeliveries(app.name, app.sinks.names, last, pickup, token))
         return tuple(reports)
 
     # After a login ---------------------------------------------------------------------

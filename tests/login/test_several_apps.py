@@ -18,6 +18,7 @@ from bot.login.blocks import LOGIN_ACTION_ID
 from bot.login.tokens import NotLoggedIn
 from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
+from tests.home.test_app_home import open_home
 from tests.login.helpers import (
     TOKEN_REQUEST,
     dead_alerts,
@@ -305,3 +306,29 @@ def test_an_unknown_app_is_named_and_nothing_is_sent_to_upstox(
     assert "Unknown option `nosuch`" in answer and "/staticip login <app>" in answer
     assert fetch(http, bot, "nosuch", ALGO_KEY).status_code == 401
     assert emulator.state.calls_to(TOKEN_REQUEST) == []
+
+
+def test_status_and_the_app_home_show_each_apps_token_and_deliveries(
+    make_apps_bot: MakeAppsBot, http: httpx.Client, fake_slack: FakeSlack
+) -> None:
+    bot = make_apps_bot()
+    link = bot.run(bot.services.links.login_link("UREQUESTER", app="algo"))
+    assert http.get(link.url, follow_redirects=True).status_code == 200
+    assert fetch(http, bot, "algo", ALGO_KEY).status_code == 200
+
+    status = slash(http, bot, fake_slack, "status", key="status").text_blob()
+    assert "Upstox app algo: logged in, valid until" in status
+    assert "Token delivery (algo): file: written" in status
+    assert "GET /token: last fetched by key" in status
+    assert "Upstox app hedge: no token yet. Token delivery (hedge): GET /token: not fetched" in (
+        status
+    )
+
+    open_home(http, bot, user="UVIEWER9")
+    view = fake_slack.wait_for_call(
+        "views.publish", lambda c: c.params.get("user_id") == "UVIEWER9"
+    ).params["view"]
+    home = json.dumps(view)
+    assert "Upstox app algo: logged in, valid until" in home
+    assert "Upstox app hedge: no token yet" in home
+    assert ALGO_KEY not in home and HEDGE_KEY not in home
