@@ -30,6 +30,14 @@ from tests.login.helpers import (
     upstox_redirect,
     with_query,
 )
+from tests.login.test_morning import (
+    SATURDAY_0830,
+    TUESDAY_EVENING,
+    WEDNESDAY_0830,
+    morning_posts,
+    run_job,
+    set_clocks,
+)
 from tests.requests.helpers import click, request_change, wait_state
 from tests.support.bot_runner import TOKEN_API_KEY, InProcessBot, settings_from_env
 from tests.support.clock import MutableClock
@@ -332,3 +340,49 @@ def test_status_and_the_app_home_show_each_apps_token_and_deliveries(
     assert "Upstox app algo: logged in, valid until" in home
     assert "Upstox app hedge: no token yet" in home
     assert ALGO_KEY not in home and HEDGE_KEY not in home
+
+
+def test_the_morning_request_asks_every_app_once_and_each_approval_reaches_its_sinks(
+    make_apps_bot: MakeAppsBot,
+    tmp_path: Path,
+    http: httpx.Client,
+    fake_slack: FakeSlack,
+    emulator: EmulatorServer,
+    clock: MutableClock,
+) -> None:
+    set_clocks(clock, emulator, TUESDAY_EVENING)
+    bot = make_apps_bot()
+    set_clocks(clock, emulator, WEDNESDAY_0830)
+    run_job(bot)
+    run_job(bot)
+    assert len(emulator.state.calls_to(TOKEN_REQUEST)) == 3  # once, for every app
+    [message] = morning_posts(fake_slack)
+    for app in ("default", "algo", "hedge"):
+        assert f"• {app}: approve on the phone" in message.text_blob()
+
+    for client_id in (emulator.state.config.client_id, "algo-app-key", "hedge-app-key"):
+        approved = http.post(
+            f"{emulator.base_url}/_emulator/token-requests/approve",
+            params={"client_id": client_id},
+        ).json()
+        assert approved["notifier_status"] == 200, approved
+    tokens = {app: app_token(bot, app) for app in ("default", "algo", "hedge")}
+    assert None not in tokens.values() and len(set(tokens.values())) == 3
+    written = json.loads((tmp_path / "algo-token.json").read_text())
+    assert written["access_token"] == tokens["algo"]
+    assert fetch(http, bot, "hedge", HEDGE_KEY).json()["access_token"] == tokens["hedge"]
+    # Each app's hand-over is in the morning message's thread.
+    [remembered] = bot.run(
+        bot.services.db.deliveries.history(
+            bot.services.settings.account, "default", sink="channel", outcome="morning"
+        )
+    )
+    for app in ("default", "algo", "hedge"):
+        [post] = [m for m in handovers(fake_slack, app) if m.method == "chat.postMessage"]
+        assert post.params["thread_ts"] == remembered.detail
+        assert str(post.params["text"]).startswith(":sunrise:")
+
+    # Saturday: no trading, no request for any app.
+    set_clocks(clock, emulator, SATURDAY_0830)
+    run_job(bot)
+    assert len(emulator.state.calls_to(TOKEN_REQUEST)) == 3
