@@ -54,7 +54,7 @@ def test_a_state_for_one_app_cannot_be_turned_into_one_for_another() -> None:
     signer = StateSigner(KEY, "acct")
     algo = signer.sign("nonce-1", "U1", "algo")
     assert signer.verify(algo) == ("nonce-1", "U1", "algo")
-    nonce, user, app, mac = algo.split(".")
+    nonce, user, _app, mac = algo.split(".")
     own_mac = signer.sign("nonce-1", "U1").split(".")[2]
     refused = [
         f"{nonce}.{user}.hedge.{mac}",  # another app, same signature

@@ -83,8 +83,7 @@ def test_each_mistake_is_one_line(apps: Any, expected: str) -> None:
 
 def test_the_single_app_problems_are_unchanged() -> None:
     assert _problems(token_webhook_url="https://trading.example/hook") == [
-        "set TOKEN_WEBHOOK_URL and TOKEN_WEBHOOK_SECRET together: every webhook delivery "
-        "is signed"
+        "set TOKEN_WEBHOOK_URL and TOKEN_WEBHOOK_SECRET together: every webhook delivery is signed"
     ]
 
 
