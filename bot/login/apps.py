@@ -1,10 +1,11 @@
 """The Upstox apps of an account and where each app's fresh token goes (its sinks).
 
-An account (one Upstox user) has apps: today only the bot's own, described by the
-single-app environment variables (`UPSTOX_CLIENT_ID`…, `TOKEN_FILE`, `TOKEN_API_KEYS`,
-`TOKEN_WEBHOOK_URL`/`TOKEN_WEBHOOK_SECRET`). The accounts file of the several-accounts
-issue will list more apps under an account, each with its own `TokenApp`; everything
-downstream (delivery, `GET /token/<app>`, the status lines) already works per app name.
+An account (one Upstox user) has apps: the bot's own (`default`, the one the IP API is
+called with), described by the single-app environment variables (`UPSTOX_CLIENT_ID`…,
+`TOKEN_FILE`, `TOKEN_API_KEYS`, `TOKEN_WEBHOOK_URL`/`TOKEN_WEBHOOK_SECRET`), and the
+trading systems' (`UPSTOX_TRADING_APPS`, a JSON list of `UpstoxApp`). Each has its own
+token (`TokenService(app=…)`), logins, sinks and `GET /token/<app>`. The accounts file of
+the several-accounts issue will list the apps under an account with the same `UpstoxApp`.
 """
 
 from __future__ import annotations

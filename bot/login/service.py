@@ -12,6 +12,11 @@ Two ways in, both ending in `TokenService.store` and one confirmation in the cha
   client_id, only while a request the bot started is outstanding, and only after the
   token passed a profile call.
 
+Every login is for one Upstox app of the account (`Settings.upstox_apps`): the signed
+state names the app (and the stored state row is bound to it), the code is exchanged with
+that app's key and secret, the notifier routes a token by its `client_id`, and the token is
+stored for that app only. Only the bot's own app's token (`default`) is used for the IP API.
+
 `LoginAlerts` owns the "logged out" alert (one per outage, with a fresh login link); its
 callers are the apply flow after a change and the watcher's token check — never a read.
 After a login, `LoginService._logged_in` is the whole sequence, top to bottom: store the

@@ -108,7 +108,8 @@ def usage_text(approval_channel: str) -> str:
             "• `/staticip status` — Upstox session, pending requests, approvers",
             "• `/staticip history [page]` — the audit trail, newest first",
             "• `/staticip login` — log in to Upstox again "
-            "(`/staticip login phone` to approve on your phone)",
+            "(`/staticip login phone` to approve on your phone, for every app; "
+            "`/staticip login <app>` for a trading system's app)",
             "• `/staticip help` — this message",
             "Upstox allows *one change per calendar week*, and every change "
             "*logs out every Upstox session* until someone logs in again.",
