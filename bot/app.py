@@ -42,6 +42,7 @@ from bot.scheduler import Scheduler
 from bot.secret_key import resolve_secret_key
 from bot.show import listeners as show_listeners
 from bot.show.service import ShowService
+from bot.show.week_rule import WeekRule
 from bot.slack.alerts import Alerts
 from bot.slack.audience import SlackAudience, SlackUserGroups
 from bot.slack.channel import SlackChannel
@@ -190,6 +191,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         str(settings.public_ip_url) if settings.public_ip_url else None, clock=clock
     )
     tokens = TokenService(db, account, clock)
+    week_rule = WeekRule(db, account, clock)
     gateway = UpstoxGateway(upstox, tokens, clock)
     alerts = Alerts(db, channel, account, clock)
     links = LoginLinks(settings=settings, db=db, upstox=upstox, secret_key=secret_key, clock=clock)
@@ -203,10 +205,17 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         gateway=gateway,
         alerts=alerts,
         channel=channel,
+        week_rule=week_rule,
         clock=clock,
     )
     show = ShowService(
-        settings=settings, db=db, tokens=tokens, gateway=gateway, public_ip=public_ip, clock=clock
+        settings=settings,
+        db=db,
+        tokens=tokens,
+        gateway=gateway,
+        public_ip=public_ip,
+        week_rule=week_rule,
+        clock=clock,
     )
     cards = RequestCards(channel, request_card, clock, home)
     groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
@@ -216,6 +225,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         tokens=tokens,
         gateway=gateway,
         approvers=SlackAudience(settings.slack_approvers, groups, role="approver"),
+        week_rule=week_rule,
         requesters=SlackAudience(settings.slack_requesters, groups, role="requester"),
         cards=cards,
         applier=ChangeApplier(
@@ -224,6 +234,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
             gateway=gateway,
             login_alerts=login_alerts,
             cards=cards,
+            week_rule=week_rule,
             account=account,
             clock=clock,
             put_grace=settings.upstox_timeout * 2,
@@ -250,6 +261,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         login_alerts=login_alerts,
         public_ip=public_ip,
         home=home,
+        week_rule=week_rule,
         clock=clock,
     )
     return Bot(

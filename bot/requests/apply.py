@@ -26,6 +26,7 @@ from bot.login.gateway import UpstoxGateway
 from bot.login.service import LoginAlerts
 from bot.login.tokens import NotLoggedIn, TokenDeath, TokenService
 from bot.requests.cards import RequestCards
+from bot.show.week_rule import WeekRule
 from bot.store.database import Database
 from bot.store.models import AuditEvent, ChangeRequest, NewAuditEvent, TokenState
 from bot.store.request_states import RequestState
@@ -35,6 +36,7 @@ from bot.upstox import (
     UpstoxError,
     UpstoxOutcomeUnknown,
     UpstoxTokenInvalid,
+    UpstoxWeeklyLimit,
 )
 from bot.upstox_messages import LOGIN_HINT, describe_upstox_error
 
@@ -78,6 +80,7 @@ class ChangeApplier:
         gateway: UpstoxGateway,
         login_alerts: LoginAlerts,
         cards: RequestCards,
+        week_rule: WeekRule,
         account: str,
         clock: Clock,
         put_grace: timedelta,
@@ -87,6 +90,7 @@ class ChangeApplier:
         self._gateway = gateway
         self._login_alerts = login_alerts
         self._cards = cards
+        self._week_rule = week_rule
         self._account = account
         self._clock = clock
         # An "applying" row younger than this may still have its PUT in flight in another
@@ -152,13 +156,16 @@ class ChangeApplier:
         )
         if not won:  # another task or replica got there first
             return applying
-        outcome = await self._put(applying)
+        outcome = await self._put(applying, ips)
         if isinstance(outcome, ChangeRequest):
             return outcome
         return await self._changed(applying, outcome)
 
-    async def _put(self, applying: ChangeRequest) -> StaticIpUpdateResult | ChangeRequest:
-        """The one PUT: Upstox's answer, or the request as settled when there is none."""
+    async def _put(
+        self, applying: ChangeRequest, checked: StaticIps
+    ) -> StaticIpUpdateResult | ChangeRequest:
+        """The one PUT (against the `checked` IPs): Upstox's answer, or the request as
+        settled when there is none."""
         try:
             return await self._gateway.update_static_ips(
                 applying.proposed_primary, applying.proposed_secondary
@@ -176,6 +183,8 @@ class ChangeApplier:
                 {},
             )
         except UpstoxError as error:
+            if isinstance(error, UpstoxWeeklyLimit):
+                await self._learn_week_rule(checked, applying.id)
             return await self._fail(
                 applying,
                 S.APPLYING,
@@ -193,6 +202,14 @@ class ChangeApplier:
             return applying
         finally:
             self._put_finished.add(applying.id)
+
+    async def _learn_week_rule(self, checked: StaticIps, request_id: str) -> None:
+        """Upstox refused with UDAPI1185: record what it enforced, if the bot's rule had
+        allowed the change (best effort: the refusal itself is recorded anyway)."""
+        try:
+            await self._week_rule.refused(checked, request_id)
+        except Exception:
+            log.exception("could not record the week rule Upstox enforced")
 
     async def _changed(
         self, applying: ChangeRequest, result: StaticIpUpdateResult

@@ -24,6 +24,7 @@ _ICONS = {
     "token_invalidated": ":lock:",
     "token_requested": ":iphone:",
     "alert": ":rotating_light:",
+    "week_rule_learned": ":books:",
 }
 _MAX_DETAIL = 300
 
@@ -62,6 +63,10 @@ def _detail(entry: AuditEntry) -> str:
         return f"via {escape(str(d.get('via', '?')))}"
     if event == "token_invalidated":
         return escape(_short(d.get("reason", "")))
+    if event == "week_rule_learned":
+        gap = d.get("gap_seconds")
+        days = f"{int(gap) / 86400:.1f} days" if isinstance(gap, int) else "?"
+        return escape(f"Upstox refused a change {days} after the last one (UDAPI1185)")
     if event == "alert":
         return escape(f"{d.get('condition', '?')} {d.get('state', '')}".strip())
     return ""

@@ -21,6 +21,7 @@ from bot.login.tokens import NotLoggedIn, TokenService
 from bot.requests.apply import ChangeApplier
 from bot.requests.cards import RequestCards
 from bot.requests.ip_rules import InvalidIp, parse_ip, validate_proposal
+from bot.show.week_rule import WeekRule
 from bot.slack.audience import SlackAudience
 from bot.store.database import Database
 from bot.store.errors import RequestAlreadyOpen
@@ -28,7 +29,6 @@ from bot.store.models import AuditEvent, AuditPage, ChangeRequest, NewAuditEvent
 from bot.store.request_states import RequestState
 from bot.upstox import StaticIps, UpstoxError
 from bot.upstox_messages import describe_upstox_error
-from bot.week_window import change_window
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,7 @@ class ChangeRequestService:
         tokens: TokenService,
         gateway: UpstoxGateway,
         approvers: SlackAudience,
+        week_rule: WeekRule,
         requesters: SlackAudience,
         cards: RequestCards,
         applier: ChangeApplier,
@@ -175,6 +176,7 @@ class ChangeRequestService:
         self._tokens = tokens
         self._gateway = gateway
         self.approvers = approvers
+        self._week_rule = week_rule
         self._requesters = requesters
         self.cards = cards
         self._clock = clock
@@ -212,13 +214,18 @@ class ChangeRequestService:
             fields.primary, fields.secondary, ips.primary_ip, ips.secondary_ip
         )
         now = self._clock()
-        window = change_window(ips.primary_ip_updated_at, ips.secondary_ip_updated_at, now)
+        window = await self._week_rule.window(ips, now)
         if not window.allowed and window.next_allowed_at is not None:
             last = format_ist(window.last_change_at) if window.last_change_at else "recently"
+            source = (
+                "what Upstox enforced when it refused an earlier change"
+                if window.rule == "learned"
+                else "the calendar week, Upstox's stated once-a-week rule"
+            )
             raise WindowClosed(
                 f"The weekly change window is closed: the IPs were last changed on {last}, "
                 f"so the next change is possible from {format_ist(window.next_allowed_at)} "
-                "(the bot's estimate of Upstox's once-a-week rule). Nothing was requested."
+                f"(the bot's estimate from {source}). Nothing was requested."
             )
         try:
             request = await self._db.requests.create(

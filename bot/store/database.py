@@ -23,6 +23,7 @@ from bot.store.requests import RequestRepository
 from bot.store.tables import SCHEMA_VERSION, metadata, schema_version
 from bot.store.token_requests import TokenRequestRepository
 from bot.store.tokens import TokenRepository
+from bot.store.week_refusals import WeekRefusalRepository
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Database:
         self.oauth_states = OAuthStateRepository(engine, clock)
         self.token_requests = TokenRequestRepository(engine, clock)
         self.alerts = AlertRepository(engine, clock)
+        self.week_refusals = WeekRefusalRepository(engine, clock)
 
     @property
     def backend(self) -> str:

@@ -43,6 +43,7 @@ class AuditEvent(StrEnum):
     TOKEN_INVALIDATED = "token_invalidated"  # noqa: S105
     TOKEN_REQUESTED = "token_requested"  # noqa: S105
     ALERT = "alert"
+    WEEK_RULE_LEARNED = "week_rule_learned"
 
 
 class TokenState(StrEnum):

@@ -129,3 +129,15 @@ alerts = Table(
     Column("last_posted_at", UtcDateTime),
     Column("details", Text, nullable=False, server_default=text("'{}'")),
 )
+
+# Every UDAPI1185 that refused a change the bot's week rule allowed: what Upstox enforced.
+week_refusals = Table(
+    "week_refusals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(64), nullable=False),
+    Column("refused_at", UtcDateTime, nullable=False),
+    Column("last_change_at", UtcDateTime, nullable=False),
+    Column("request_id", String(32)),
+    Index("ix_week_refusals_account_id", "account", "id"),
+)

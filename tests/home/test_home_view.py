@@ -107,7 +107,7 @@ def test_full_state_renders_within_limits() -> None:
     # Capped lists, the cards' links, IST times, and outside text escaped.
     assert blob.count("https://fake.slack.com/archives/CAPPROVALS/p") == MAX_REQUESTS
     assert "and 30 more" in blob
-    assert "*Next allowed change:* Tue 08 Dec 2026, 10:00 IST (the bot's guess)" in blob
+    assert "*Next allowed change:* Mon 07 Dec 2026, 00:00 IST (the bot's guess)" in blob
     assert "<!channel>" not in blob and "&lt;!channel&gt;" in blob
     assert blob.count("r-000000") >= 10
     assert "drift" in blob

@@ -107,3 +107,14 @@ def request_change(
     [request] = [r for r in all_requests(bot) if r.state is RequestState.PENDING]
     assert request.card_ts is not None
     return request
+
+
+def last_card(fake_slack: FakeSlack, request_id: str, containing: str) -> str:
+    def found() -> str | None:
+        updates = card_updates(fake_slack, request_id)
+        return (
+            updates[-1].text_blob() if updates and containing in updates[-1].text_blob() else None
+        )
+
+    blob: str = fake_slack.wait_for(lambda _: found())
+    return blob

@@ -10,6 +10,7 @@ import httpx
 from bot.ist import format_ist
 from bot.slack.limits import message_problems, view_problems
 from bot.upstox.emulator import EmulatorServer
+from bot.week_window import first_monday_after
 from tests.conftest import REGISTERED_PRIMARY
 from tests.requests.helpers import (
     CHANNEL,
@@ -52,7 +53,7 @@ def test_card_shows_everything_an_approver_needs(
         "*Proposed secondary*\n`9.9.9.9`",
     ]
     # The week-lock warning, the logout warning, the expiry (all IST with dates).
-    next_change = format_ist(clock() + timedelta(days=7))
+    next_change = format_ist(first_monday_after(clock()))  # the next calendar week
     assert (
         f"This uses the change for this week — the next one is possible from {next_change}" in blob
     )
