@@ -108,6 +108,7 @@ class Bot:
         except Exception:
             log.exception("start-up token check failed")
         await self.requests.reconcile_soon()
+        await self.requests.arm_expiry_timers()
         self._schedule_jobs()
         self.scheduler.start()
 

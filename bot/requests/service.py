@@ -181,6 +181,9 @@ class ChangeRequestService:
         self.cards = cards
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        # One timer per pending request known to this replica: the card turns "expired"
+        # at its deadline, not at the next sweep (the transition keeps it exactly-once).
+        self._expiry_timers: dict[str, asyncio.Task[None]] = {}
         self.applier = applier
 
     # -- request -----------------------------------------------------------------------
@@ -271,7 +274,9 @@ class ChangeRequestService:
                 f"<#{self._settings.slack_approval_channel}> (is the bot in that channel?), "
                 "so the request was withdrawn and nothing will change."
             ) from None
-        return await self._db.requests.set_card(request.id, posted.channel, posted.ts) or request
+        request = await self._db.requests.set_card(request.id, posted.channel, posted.ts) or request
+        self._arm_expiry(request)
+        return request
 
     async def _read_ips(self, consequence: str) -> StaticIps:
         try:
@@ -389,7 +394,8 @@ class ChangeRequestService:
         return await self._db.requests.get_open(self._account)
 
     async def expire_due(self) -> list[ChangeRequest]:
-        """The periodic sweep: pending requests past their expiry become expired."""
+        """The periodic sweep: pending requests past their expiry become expired, and
+        every other pending one (perhaps made on another replica) gets its timer."""
         expired = []
         for request in await self._db.requests.list_expired_pending(self._clock()):
             if request.account != self._account:
@@ -397,7 +403,37 @@ class ChangeRequestService:
             won = await self._expire(request)
             if won is not None:
                 expired.append(won)
+        await self.arm_expiry_timers()
         return expired
+
+    async def arm_expiry_timers(self) -> None:
+        """A timer for every pending request of the account (at start-up and each sweep;
+        a request made here is armed when its card is posted)."""
+        for request in await self._db.requests.list_in_state(S.PENDING, account=self._account):
+            self._arm_expiry(request)
+
+    def _arm_expiry(self, request: ChangeRequest) -> None:
+        if request.state is not S.PENDING or request.id in self._expiry_timers:
+            return
+        task = asyncio.create_task(self._expire_when_due(request))
+        self._expiry_timers[request.id] = task
+        task.add_done_callback(lambda _: self._expiry_timers.pop(request.id, None))
+
+    async def _expire_when_due(self, request: ChangeRequest) -> None:
+        """Sleep until the deadline by this bot's clock (re-reading it at least once a
+        minute, so a clock that jumps is followed), then expire the request if still
+        pending. Another replica's timer or the sweep may win: then this one does nothing."""
+        try:
+            # A deadline by the bot's clock, not an event to wait for: sleep towards it.
+            while (left := (request.expires_at - self._clock()).total_seconds()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(min(left, 60.0))
+            latest = await self._db.requests.get(request.id)
+            if latest is not None and latest.state is S.PENDING:
+                await self._expire(latest)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("expiring %s at its deadline failed; the sweep will", request.id)
 
     async def _expire(self, request: ChangeRequest) -> ChangeRequest | None:
         won = await self._db.requests.transition(
@@ -440,9 +476,10 @@ class ChangeRequestService:
             log.exception("reconciling unfinished requests failed")
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
+        tasks = [*self._tasks, *self._expiry_timers.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- history -------------------------------------------------------------------------
 
