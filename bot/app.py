@@ -218,7 +218,14 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         week_rule=week_rule,
         clock=clock,
     )
-    cards = RequestCards(channel, request_card, clock, home)
+    cards = RequestCards(
+        channel,
+        request_card,
+        clock,
+        home,
+        approvals_required=settings.approvals_required,
+        approvals=db.approvals,
+    )
     groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
     requests = ChangeRequestService(
         settings=settings,

@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///staticip-bot.db"
     bot_secret_key: SecretStr | None = None
     approval_ttl: Duration = timedelta(hours=24)
+    # How many distinct approvers (never the requester) must approve before a change.
+    approvals_required: int = Field(default=1, ge=1, le=10)
     public_ip_url: AnyHttpUrl | None = None
 
     # Read only to refuse them: Bolt reads these two from the environment by itself.

@@ -51,10 +51,24 @@ def _context(*lines: str) -> Block:
     return {"type": "context", "elements": [_mrkdwn(line) for line in lines]}
 
 
+def _people(users: tuple[str, ...]) -> str:
+    names = [mention(u) for u in users]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _status(request: ChangeRequest, view: CardView) -> str:
     by = mention(request.decided_by) if request.decided_by else "someone"
+    if request.state is not S.PENDING and len(view.approvers) > 1:
+        by = _people(view.approvers)
     at = format_ist(request.decided_at) if request.decided_at else ""
     state = request.state
+    if state is S.PENDING and view.approvals_required > 1:
+        so_far = f" Approved so far by {_people(view.approvers)}." if view.approvers else ""
+        return (
+            f":hourglass_flowing_sand: *Waiting for approvals: {len(view.approvers)} of "
+            f"{view.approvals_required}* (distinct approvers, not the requester).{so_far} "
+            f"Expires {format_ist(request.expires_at)}."
+        )
     if state is S.PENDING:
         return (
             f":hourglass_flowing_sand: *Waiting for an approver.* Expires "

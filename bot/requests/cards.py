@@ -16,6 +16,7 @@ from datetime import datetime
 from bot.home.service import HomePublisher
 from bot.ist import Clock
 from bot.slack.channel import Blocks, PostedMessage, SlackChannel
+from bot.store.approvals import ApprovalRepository
 from bot.store.models import ChangeRequest
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,9 @@ class CardView:
     now: datetime
     note: str | None = None
     """A transient line under the status, e.g. "approved — applying…"."""
+    approvals_required: int = 1
+    approvers: tuple[str, ...] = ()
+    """Who approved so far, oldest first (only when more than one approval is needed)."""
 
 
 CardRenderer = Callable[[CardView], tuple[str, Blocks]]
@@ -39,14 +43,39 @@ class RequestCards:
         render: CardRenderer,
         clock: Clock,
         home: HomePublisher,
+        *,
+        approvals_required: int = 1,
+        approvals: ApprovalRepository | None = None,
     ) -> None:
         self._channel = channel
         self._render = render
         self._clock = clock
         self._home = home
+        self._required = approvals_required
+        self._approvals = approvals
 
-    def render(self, request: ChangeRequest, note: str | None = None) -> tuple[str, Blocks]:
-        return self._render(CardView(request=request, now=self._clock(), note=note))
+    def render(
+        self, request: ChangeRequest, note: str | None = None, approvers: tuple[str, ...] = ()
+    ) -> tuple[str, Blocks]:
+        return self._render(
+            CardView(
+                request=request,
+                now=self._clock(),
+                note=note,
+                approvals_required=self._required,
+                approvers=approvers,
+            )
+        )
+
+    async def approvers(self, request: ChangeRequest) -> tuple[str, ...]:
+        """Who approved so far (only tracked when more than one approval is needed)."""
+        if self._required <= 1 or self._approvals is None:
+            return ()
+        try:
+            return tuple(a.approver_id for a in await self._approvals.for_request(request.id))
+        except Exception:
+            log.exception("could not list the approvals of %s", request.id)
+            return ()
 
     async def post(self, request: ChangeRequest) -> PostedMessage:
         text, blocks = self.render(request)
@@ -57,7 +86,7 @@ class RequestCards:
     async def update(self, request: ChangeRequest, note: str | None = None) -> None:
         if request.card_channel is None or request.card_ts is None:
             return
-        text, blocks = self.render(request, note)
+        text, blocks = self.render(request, note, await self.approvers(request))
         try:
             await self._channel.update(
                 PostedMessage(request.card_channel, request.card_ts), text, blocks

@@ -13,6 +13,7 @@ Block = dict[str, Any]
 _ICONS = {
     "requested": ":memo:",
     "approved": ":white_check_mark:",
+    "approval": ":ballot_box_with_check:",
     "rejected": ":no_entry_sign:",
     "cancelled": ":wastebasket:",
     "expired": ":alarm_clock:",
@@ -63,6 +64,8 @@ def _detail(entry: AuditEntry) -> str:
         return f"via {escape(str(d.get('via', '?')))}"
     if event == "token_invalidated":
         return escape(_short(d.get("reason", "")))
+    if event == "approval":
+        return escape(f"{d.get('count', '?')} of {d.get('required', '?')} approvals")
     if event == "week_rule_learned":
         gap = d.get("gap_seconds")
         days = f"{int(gap) / 86400:.1f} days" if isinstance(gap, int) else "?"

@@ -334,6 +334,14 @@ class ChangeRequestService:
                     f"Not approved yet — the request stays open. {error.user_message}"
                 ) from None
         now = self._clock()
+        details: dict[str, object] | None = None
+        if verb is Verb.APPROVE and self._settings.approvals_required > 1:
+            approvers = await self._count_approval(request, user_id)
+            if approvers is None:  # not enough yet: the card lists who approved so far
+                latest = await self.load(request.id)
+                await self.cards.update(latest)
+                return latest
+            details = {"approvers": approvers}
         target = S.APPROVED if verb is Verb.APPROVE else S.REJECTED
         event = AuditEvent.APPROVED if verb is Verb.APPROVE else AuditEvent.REJECTED
         won = await self._db.requests.transition(
@@ -343,7 +351,7 @@ class ChangeRequestService:
             now=now,
             decided_by=user_id,
             decided_at=now,
-            audit=NewAuditEvent(event, user_id),
+            audit=NewAuditEvent(event, user_id, details or {}),
         )
         if won is None:
             raise AlreadyDecided(decided_message(await self.load(request.id)))
@@ -352,6 +360,25 @@ class ChangeRequestService:
             return won
         await self.cards.update(won)  # "approved by X — applying…", buttons gone
         return await self.applier.apply(won)
+
+    async def _count_approval(self, request: ChangeRequest, user_id: str) -> list[str] | None:
+        """Record one of several required approvals. The approvers so far once there are
+        enough (the caller then makes the decision, atomically as for a single approver),
+        None while more are needed; a second click by the same approver is refused."""
+        required = self._settings.approvals_required
+        recorded = await self._db.approvals.add(
+            request.id, user_id, account=self._account, required=required, now=self._clock()
+        )
+        if recorded is None:
+            raise AlreadyDecided(
+                f"You have already approved `{request.id}`; it needs {required} approvals "
+                "from different approvers. Nothing else was changed."
+            )
+        latest = await self.load(request.id)
+        if latest.state is not S.PENDING:  # decided (e.g. rejected) meanwhile
+            raise AlreadyDecided(decided_message(latest))
+        approvers = [a.approver_id for a in recorded]
+        return approvers if len(approvers) >= required else None
 
     async def _still_pending(self, request: ChangeRequest) -> ChangeRequest:
         if request.state is not S.PENDING:

@@ -16,6 +16,7 @@ from sqlalchemy.schema import Column, CreateColumn
 
 from bot.ist import Clock, system_clock
 from bot.store.alerts import AlertRepository
+from bot.store.approvals import ApprovalRepository
 from bot.store.audit import AuditLog
 from bot.store.crypto import TokenCipher
 from bot.store.oauth_states import OAuthStateRepository
@@ -97,6 +98,7 @@ class Database:
         self.token_requests = TokenRequestRepository(engine, clock)
         self.alerts = AlertRepository(engine, clock)
         self.week_refusals = WeekRefusalRepository(engine, clock)
+        self.approvals = ApprovalRepository(engine, clock)
 
     @property
     def backend(self) -> str:

@@ -32,6 +32,7 @@ __all__ = [
 class AuditEvent(StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"
+    APPROVAL = "approval"  # one of several required approvals (APPROVALS_REQUIRED > 1)
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     EXPIRED = "expired"

@@ -141,3 +141,15 @@ week_refusals = Table(
     Column("request_id", String(32)),
     Index("ix_week_refusals_account_id", "account", "id"),
 )
+
+# One row per approver of a request (APPROVALS_REQUIRED > 1): the unique index makes a
+# repeated click, a Slack retry or a second replica count once.
+request_approvals = Table(
+    "request_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(32), nullable=False),
+    Column("approver_id", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("uq_request_approvals_request_id_approver_id", "request_id", "approver_id", unique=True),
+)
