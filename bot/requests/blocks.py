@@ -88,7 +88,8 @@ def _status(request: ChangeRequest, view: CardView) -> str:
         reason = escape(request.failure_reason or "no reason recorded")
         return f":x: *Failed* — approved by {by} at {at}, then: {reason}"
     if state is S.REJECTED:
-        return f":no_entry_sign: *Rejected* by {by} at {at}. Nothing was changed."
+        why = f" Reason given: {escape(request.failure_reason)}" if request.failure_reason else ""
+        return f":no_entry_sign: *Rejected* by {by} at {at}. Nothing was changed.{why}"
     if state is S.CANCELLED:
         return f":wastebasket: *Cancelled* by {by} at {at}. Nothing was changed."
     return (

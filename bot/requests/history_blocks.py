@@ -52,6 +52,8 @@ def _detail(entry: AuditEntry) -> str:
     if event == "requested":
         reason = escape(_short(d.get("reason", "")))
         return f"{_ips(d)} — “{reason}”" if reason else _ips(d)
+    if event == "rejected" and d.get("reason"):
+        return f"“{escape(_short(d.get('reason', '')))}”"
     if event in ("applying", "applied"):
         return _ips(d)
     if event == "failed":

@@ -20,7 +20,15 @@ from bot.errors import UserFacingError
 from bot.home.blocks import REQUEST_CHANGE_ACTION
 from bot.requests.blocks import APPROVE_ACTION, REJECT_ACTION, requester_confirmation
 from bot.requests.history_blocks import history_message
-from bot.requests.modal import CALLBACK_ID, change_request_modal, result_modal, submitted_values
+from bot.requests.modal import (
+    CALLBACK_ID,
+    REJECT_CALLBACK_ID,
+    change_request_modal,
+    reject_modal,
+    rejected_reason,
+    result_modal,
+    submitted_values,
+)
 from bot.requests.service import ChangeRequestService, InvalidFields, Verb
 from bot.slack.channel import SlackChannel
 from bot.slack.commands import CommandContext, Handler, error_boundary
@@ -143,7 +151,47 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
         return listener
 
     app.action(APPROVE_ACTION)(decision(Verb.APPROVE))
-    app.action(REJECT_ACTION)(decision(Verb.REJECT))
+
+    @app.action(REJECT_ACTION)
+    async def reject_clicked(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """Reject asks for an optional reason first (a modal), if the reject could happen."""
+        await ack()
+        tell = tell_clicker(body, respond, client)
+        async with error_boundary(
+            "reject click", tell, consequence="the card shows the request's real state"
+        ):
+            request = await requests.check_decision(clicked_value(body), clicker(body), Verb.REJECT)
+            summary = (
+                f"Reject request `{request.id}` by <@{request.requester_id}> "
+                f"(primary `{request.proposed_primary}`)? Nothing will change at Upstox."
+            )
+            await client.views_open(
+                trigger_id=str(body.get("trigger_id", "")),
+                view=reject_modal(request.id, summary),
+            )
+
+    @app.view(REJECT_CALLBACK_ID)
+    async def reject_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body.get("view") or {}
+        await ack(response_action="update", view=result_modal(":hourglass: Rejecting…"))
+        view_id = view.get("id")
+
+        async def show(text: str) -> None:
+            if view_id:
+                await client.views_update(view_id=view_id, view=result_modal(f":x: {text}"))
+
+        async with error_boundary("reject with a reason", show, consequence="nothing changed"):
+            rejected = await requests.decide(
+                str(view.get("private_metadata") or ""),
+                clicker(body),
+                Verb.REJECT,
+                reason=rejected_reason(view),
+            )
+            if view_id:
+                text = f":no_entry_sign: Rejected request `{rejected.id}`; the card says so."
+                await client.views_update(view_id=view_id, view=result_modal(text))
 
     @app.action(REQUEST_CHANGE_ACTION)
     async def request_change(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

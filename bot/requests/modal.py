@@ -73,6 +73,40 @@ def change_request_modal() -> View:
     }
 
 
+REJECT_CALLBACK_ID = "staticip_reject"
+REJECT_FIELD = "reject_reason"
+
+
+def reject_modal(request_id: str, summary: str) -> View:
+    """Reject with an optional reason; the request id rides in private_metadata (and is
+    checked again on submission like any click)."""
+    return {
+        "type": "modal",
+        "callback_id": REJECT_CALLBACK_ID,
+        "private_metadata": request_id,
+        "title": {"type": "plain_text", "text": "Reject the change"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Back"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+            _input(
+                REJECT_FIELD,
+                "Reason (optional)",
+                optional=True,
+                hint="Shown on the card and in the history",
+                multiline=True,
+                max_length=MAX_REASON,
+            ),
+        ],
+    }
+
+
+def rejected_reason(view: View) -> str:
+    values = (view.get("state") or {}).get("values") or {}
+    value = (values.get(REJECT_FIELD) or {}).get(_ACTION) or {}
+    return str(value.get("value") or "")
+
+
 def result_modal(text: str) -> View:
     return {
         "type": "modal",

@@ -23,6 +23,7 @@ from bot.requests.cards import RequestCards
 from bot.requests.ip_rules import InvalidIp, parse_ip, validate_proposal
 from bot.show.week_rule import WeekRule
 from bot.slack.audience import SlackAudience
+from bot.slack.mrkdwn import escape
 from bot.store.database import Database
 from bot.store.errors import RequestAlreadyOpen
 from bot.store.models import AuditEvent, AuditPage, ChangeRequest, NewAuditEvent
@@ -147,7 +148,8 @@ def decided_message(request: ChangeRequest) -> str:
             text += " It is being applied."
         return text
     if state is S.REJECTED:
-        return f"{ref} was already rejected by {who(request.decided_by)} at {when}."
+        why = f" (“{escape(request.failure_reason)}”)" if request.failure_reason else ""
+        return f"{ref} was already rejected by {who(request.decided_by)} at {when}{why}."
     if state is S.CANCELLED:
         return f"{ref} was already cancelled by {who(request.decided_by)} at {when}."
     if state is S.EXPIRED:
@@ -302,10 +304,36 @@ class ChangeRequestService:
             )
         return request
 
-    async def decide(self, request_id: str, user_id: str, verb: Verb) -> ChangeRequest:
-        """Approve or reject. The winner gets the updated request; everyone else an error."""
+    async def check_decision(self, request_id: str, user_id: str, verb: Verb) -> ChangeRequest:
+        """The refusals `decide` would give, without deciding: a Reject click asks for a
+        reason only when the reject could happen."""
+        request = await self._still_pending(await self.load(request_id))
+        await self._check_decider(request, user_id, verb)
+        return request
+
+    async def decide(
+        self, request_id: str, user_id: str, verb: Verb, *, reason: str | None = None
+    ) -> ChangeRequest:
+        """Approve or reject (optionally with a reason). The winner gets the updated
+        request; everyone else an error."""
         request = await self.load(request_id)
         request = await self._still_pending(request)
+        await self._check_decider(request, user_id, verb)
+        if verb is Verb.APPROVE:
+            # Checked before the decision so that a logged-out bot does not burn it.
+            try:
+                await self._tokens.usable()
+            except NotLoggedIn as error:
+                # A concurrent winner's change logs the token out: tell a late click so.
+                latest = await self.load(request.id)
+                if latest.state is not S.PENDING:
+                    raise AlreadyDecided(decided_message(latest)) from None
+                raise NotAllowed(
+                    f"Not approved yet — the request stays open. {error.user_message}"
+                ) from None
+        return await self._decide(request, user_id, verb, (reason or "").strip()[:MAX_REASON])
+
+    async def _check_decider(self, request: ChangeRequest, user_id: str, verb: Verb) -> None:
         if user_id == request.requester_id:
             if verb is Verb.APPROVE:
                 raise NotAllowed(
@@ -321,18 +349,10 @@ class ChangeRequestService:
                 f"Only approvers can {verb.value} IP change requests, and you are not one "
                 "(SLACK_APPROVERS). Nothing was changed."
             )
-        if verb is Verb.APPROVE:
-            # Checked before the decision so that a logged-out bot does not burn it.
-            try:
-                await self._tokens.usable()
-            except NotLoggedIn as error:
-                # A concurrent winner's change logs the token out: tell a late click so.
-                latest = await self.load(request.id)
-                if latest.state is not S.PENDING:
-                    raise AlreadyDecided(decided_message(latest)) from None
-                raise NotAllowed(
-                    f"Not approved yet — the request stays open. {error.user_message}"
-                ) from None
+
+    async def _decide(
+        self, request: ChangeRequest, user_id: str, verb: Verb, reason: str
+    ) -> ChangeRequest:
         now = self._clock()
         details: dict[str, object] | None = None
         if verb is Verb.APPROVE and self._settings.approvals_required > 1:
@@ -342,6 +362,8 @@ class ChangeRequestService:
                 await self.cards.update(latest)
                 return latest
             details = {"approvers": approvers}
+        if verb is Verb.REJECT and reason:
+            details = {"reason": reason}
         target = S.APPROVED if verb is Verb.APPROVE else S.REJECTED
         event = AuditEvent.APPROVED if verb is Verb.APPROVE else AuditEvent.REJECTED
         won = await self._db.requests.transition(
@@ -351,6 +373,8 @@ class ChangeRequestService:
             now=now,
             decided_by=user_id,
             decided_at=now,
+            # A rejection's reason is kept where a failure's is: why nothing changed.
+            failure_reason=reason if verb is Verb.REJECT and reason else None,
             audit=NewAuditEvent(event, user_id, details or {}),
         )
         if won is None:

@@ -105,17 +105,56 @@ def test_concurrent_final_approvals_give_one_put(
     assert events(bot, request.id).count("approved") == 1
 
 
-def test_one_reject_ends_it(
+def test_one_reject_with_a_reason_ends_it(
     two_approvals: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, emulator: EmulatorServer
 ) -> None:
     bot = two_approvals
     request = request_change(http, bot, fake_slack)
     click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER1")
     latest_card(fake_slack, request.id, "1 of 2")
-    click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER2", approve=False)
+
+    # Reject opens a modal asking for an optional reason; the submission decides.
+    reason = "wrong host <!channel> — use the VPS"
+    click(
+        http,
+        bot.base_url,
+        fake_slack,
+        request.id,
+        user_id="UAPPROVER2",
+        approve=False,
+        reason=reason,
+    )
+    opened = fake_slack.calls_to("views.open")[-1]
+    assert opened.params["view"]["callback_id"] == "staticip_reject"
+    assert opened.params["view"]["private_metadata"] == request.id
     rejected = wait_state(bot, request.id, S.REJECTED)
     assert rejected.decided_by == "UAPPROVER2"
-    latest_card(fake_slack, request.id, "*Rejected* by <@UAPPROVER2>")
+    card = latest_card(fake_slack, request.id, "*Rejected* by <@UAPPROVER2>")
+    assert "Reason given: wrong host &lt;!channel&gt; — use the VPS" in card
+    assert "<!channel>" not in card
+    outcome = fake_slack.calls_to("views.update")[-1].text_blob()
+    assert f"Rejected request `{request.id}`" in outcome
+
     key = click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER3")
-    assert "was already rejected by <@UAPPROVER2>" in ephemeral(fake_slack, key)
+    late = ephemeral(fake_slack, key)
+    assert "was already rejected by <@UAPPROVER2>" in late and "wrong host" in late
+    assert puts(emulator) == 0
+    assert events(bot, request.id) == ["requested", "approval", "rejected"]
+    history = str(slash(http, bot.base_url, fake_slack, "history").params)
+    assert "wrong host &lt;!channel&gt; — use the VPS" in history
+
+
+def test_reject_without_a_reason_and_a_refused_reject_opens_no_modal(
+    bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, emulator: EmulatorServer
+) -> None:
+    fake_slack.usergroups["SAPPROVERS"] = []
+    request = request_change(http, bot, fake_slack)
+    key = click(http, bot.base_url, fake_slack, request.id, user_id="UNOBODY", approve=False)
+    assert "Only approvers can reject" in ephemeral(fake_slack, key)
+    assert fake_slack.calls_to("views.open") == []
+    click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER1", approve=False)
+    rejected = wait_state(bot, request.id, S.REJECTED)
+    assert rejected.failure_reason is None
+    card = latest_card(fake_slack, request.id, "*Rejected* by <@UAPPROVER1>")
+    assert "Reason given:" not in card
     assert puts(emulator) == 0
