@@ -27,6 +27,7 @@ from bot.login.service import LoginAlerts
 from bot.login.tokens import NotLoggedIn, TokenDeath, TokenService
 from bot.requests.cards import RequestCards
 from bot.show.week_rule import WeekRule
+from bot.slack.mrkdwn import escape
 from bot.store.database import Database
 from bot.store.models import AuditEvent, ChangeRequest, NewAuditEvent, TokenState
 from bot.store.request_states import RequestState
@@ -247,9 +248,10 @@ class ChangeApplier:
             return applied
         log.info("request %s applied", applied.id)
         await self._cards.update(applied)
-        await self._cards.announce(
+        await self._cards.follow_up(
+            applied,
             f"The static IPs are now {_shown(primary, secondary)} (request `{applied.id}`, "
-            f"approved by <@{applied.decided_by}>). {LOGOUT_NOTICE}"
+            f"approved by <@{applied.decided_by}>). {LOGOUT_NOTICE}",
         )
         return applied
 
@@ -301,6 +303,7 @@ class ChangeApplier:
             return failed
         log.warning("request %s failed: %s", failed.id, reason)
         await self._cards.update(failed)
+        await self._cards.follow_up(failed, f":x: Failed: {escape(reason)}")
         return failed
 
     # -- reconcile ---------------------------------------------------------------------

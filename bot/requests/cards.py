@@ -1,5 +1,9 @@
 """The approval card as the services see it: what to show, and posting/updating it.
 
+Everything that happens to a request after its card is posted is a reply in the card's
+thread (`follow_up`, and every `note`), while the card itself always shows the current
+state; the channel's top level gets only new cards (and, elsewhere, alerts).
+
 The Block Kit lives in `bot.requests.blocks`; the services only hand it a
 `CardView` through a `CardRenderer`, so no Slack shape leaks into the rules. Card updates
 are best effort: the database is the truth, and a failed `chat.update` must never undo
@@ -94,9 +98,14 @@ class RequestCards:
         except Exception:
             log.exception("could not update the card of %s", request.id)
         self._home.refresh_soon()  # the Home lists open requests
+        if note:
+            await self.follow_up(request, note)  # a note is news: the thread has it too
 
-    async def announce(self, text: str) -> None:
+    async def follow_up(self, request: ChangeRequest, text: str) -> None:
+        """A reply in the card's thread (best effort, like every card update)."""
+        if request.card_channel is None or request.card_ts is None:
+            return
         try:
-            await self._channel.post(text)
+            await self._channel.reply(PostedMessage(request.card_channel, request.card_ts), text)
         except Exception:
-            log.exception("could not post in the approvals channel")
+            log.exception("could not reply in the thread of %s", request.id)

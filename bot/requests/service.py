@@ -360,6 +360,11 @@ class ChangeRequestService:
             if approvers is None:  # not enough yet: the card lists who approved so far
                 latest = await self.load(request.id)
                 await self.cards.update(latest)
+                await self.cards.follow_up(
+                    latest,
+                    f":ballot_box_with_check: {who(user_id)} approved; "
+                    f"{self._settings.approvals_required} approvals are needed.",
+                )
                 return latest
             details = {"approvers": approvers}
         if verb is Verb.REJECT and reason:
@@ -381,8 +386,17 @@ class ChangeRequestService:
             raise AlreadyDecided(decided_message(await self.load(request.id)))
         if verb is Verb.REJECT:
             await self.cards.update(won)
+            why = f" Reason given: {escape(reason)}" if reason else ""
+            await self.cards.follow_up(
+                won, f":no_entry_sign: Rejected by {who(user_id)}. Nothing was changed.{why}"
+            )
             return won
         await self.cards.update(won)  # "approved by X — applying…", buttons gone
+        await self.cards.follow_up(
+            won,
+            f":white_check_mark: Approved by {who(user_id)}. Re-checking the registered IPs "
+            "with Upstox, then applying the change (one request to Upstox).",
+        )
         return await self.applier.apply(won)
 
     async def _count_approval(self, request: ChangeRequest, user_id: str) -> list[str] | None:
@@ -439,6 +453,9 @@ class ChangeRequestService:
         if won is None:
             raise AlreadyDecided(decided_message(await self.load(request.id)))
         await self.cards.update(won)
+        await self.cards.follow_up(
+            won, f":wastebasket: Cancelled by {who(user_id)}. Nothing was changed."
+        )
         return won
 
     async def open_request(self) -> ChangeRequest | None:
@@ -498,6 +515,11 @@ class ChangeRequestService:
         if won is not None:
             log.info("request %s expired", won.id)
             await self.cards.update(won)
+            await self.cards.follow_up(
+                won,
+                f":alarm_clock: Expired at {format_ist(won.expires_at)} without a decision. "
+                "Nothing was changed.",
+            )
         return won
 
     # -- apply and reconcile (bot.requests.apply) -----------------------------------------
