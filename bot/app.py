@@ -225,6 +225,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         home,
         approvals_required=settings.approvals_required,
         approvals=db.approvals,
+        public_ip=public_ip,
     )
     groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
     requests = ChangeRequestService(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.ips import same_ip
 from bot.ist import format_ist
 from bot.requests.cards import CardView
 from bot.slack.mrkdwn import code as inline_code
@@ -131,6 +132,25 @@ def _buttons(request: ChangeRequest) -> Block:
     }
 
 
+def _host_line(request: ChangeRequest, view: CardView) -> str | None:
+    """Is this host's public IP (PUBLIC_IP_URL) among the proposed IPs?"""
+    if not view.host_check:
+        return None
+    if view.host_ip is None:
+        return (
+            ":grey_question: This host's public IP could not be determined (`PUBLIC_IP_URL` "
+            "did not answer), so the card cannot say whether it is in the proposal."
+        )
+    ip = inline_code(view.host_ip)
+    proposed = (request.proposed_primary, request.proposed_secondary)
+    if any(same_ip(view.host_ip, p) for p in proposed):
+        return f":white_check_mark: This host's public IP {ip} is among the proposed IPs."
+    return (
+        f":rotating_light: *This host's public IP {ip} is not among the proposed IPs: after "
+        "this change, orders from this host will be rejected.*"
+    )
+
+
 def request_card(view: CardView) -> tuple[str, list[Block]]:
     request = view.request
     kept = (
@@ -169,6 +189,9 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
                 "over IPv6."
             )
         blocks.append(_context(*warnings))
+        host = _host_line(request, view)
+        if host is not None:
+            blocks.append(_section(host))
     blocks.append(_section(_status(request, view)))
     if view.note:
         blocks.append(_context(view.note))

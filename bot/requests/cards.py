@@ -19,9 +19,11 @@ from datetime import datetime
 
 from bot.home.service import HomePublisher
 from bot.ist import Clock
+from bot.public_ip import PublicIpLookup
 from bot.slack.channel import Blocks, PostedMessage, SlackChannel
 from bot.store.approvals import ApprovalRepository
 from bot.store.models import ChangeRequest
+from bot.store.request_states import RequestState
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,10 @@ class CardView:
     approvals_required: int = 1
     approvers: tuple[str, ...] = ()
     """Who approved so far, oldest first (only when more than one approval is needed)."""
+    host_check: bool = False
+    """PUBLIC_IP_URL is set: the card says whether this host's IP is in the proposal."""
+    host_ip: str | None = None
+    """This host's public IP as PUBLIC_IP_URL answered it (None: no answer)."""
 
 
 CardRenderer = Callable[[CardView], tuple[str, Blocks]]
@@ -50,6 +56,7 @@ class RequestCards:
         *,
         approvals_required: int = 1,
         approvals: ApprovalRepository | None = None,
+        public_ip: PublicIpLookup | None = None,
     ) -> None:
         self._channel = channel
         self._render = render
@@ -57,9 +64,14 @@ class RequestCards:
         self._home = home
         self._required = approvals_required
         self._approvals = approvals
+        self._public_ip = public_ip
 
     def render(
-        self, request: ChangeRequest, note: str | None = None, approvers: tuple[str, ...] = ()
+        self,
+        request: ChangeRequest,
+        note: str | None = None,
+        approvers: tuple[str, ...] = (),
+        host_ip: str | None = None,
     ) -> tuple[str, Blocks]:
         return self._render(
             CardView(
@@ -68,8 +80,20 @@ class RequestCards:
                 note=note,
                 approvals_required=self._required,
                 approvers=approvers,
+                host_check=self._public_ip is not None and self._public_ip.configured,
+                host_ip=host_ip,
             )
         )
+
+    async def host_ip(self, request: ChangeRequest) -> str | None:
+        """This host's public IP, while the card still asks for a decision."""
+        if request.state is not RequestState.PENDING or self._public_ip is None:
+            return None
+        try:
+            return await self._public_ip.current()
+        except Exception:
+            log.exception("could not look up this host's public IP for the card")
+            return None
 
     async def approvers(self, request: ChangeRequest) -> tuple[str, ...]:
         """Who approved so far (only tracked when more than one approval is needed)."""
@@ -82,7 +106,7 @@ class RequestCards:
             return ()
 
     async def post(self, request: ChangeRequest) -> PostedMessage:
-        text, blocks = self.render(request)
+        text, blocks = self.render(request, host_ip=await self.host_ip(request))
         posted = await self._channel.post(text, blocks)
         self._home.refresh_soon()  # the Home lists open requests
         return posted
@@ -90,7 +114,9 @@ class RequestCards:
     async def update(self, request: ChangeRequest, note: str | None = None) -> None:
         if request.card_channel is None or request.card_ts is None:
             return
-        text, blocks = self.render(request, note, await self.approvers(request))
+        text, blocks = self.render(
+            request, note, await self.approvers(request), await self.host_ip(request)
+        )
         try:
             await self._channel.update(
                 PostedMessage(request.card_channel, request.card_ts), text, blocks
