@@ -37,6 +37,7 @@ from bot.requests import listeners as request_listeners
 from bot.requests.apply import ChangeApplier
 from bot.requests.blocks import request_card
 from bot.requests.cards import RequestCards
+from bot.requests.schedule import ScheduledChanges
 from bot.requests.service import ChangeRequestService
 from bot.scheduler import Scheduler
 from bot.secret_key import resolve_secret_key
@@ -109,6 +110,8 @@ class Bot:
             log.exception("start-up token check failed")
         await self.requests.reconcile_soon()
         await self.requests.arm_expiry_timers()
+        # A change scheduled for a time the bot was down at: applied now only if safe.
+        await self.requests.schedule.arm_all()
         self._schedule_jobs()
         self.scheduler.start()
 
@@ -126,6 +129,7 @@ class Bot:
         add, daily = self.scheduler.add, self.scheduler.add_daily
         add("expiry", every, self._expire)
         add("reconcile", every, self.requests.reconcile_unfinished)
+        add("scheduled", every, self.requests.schedule.start_due)
         add("token_check", every, self.watcher.token_check)
         daily("token_check_0331", TOKEN_EXPIRY_CHECK_AT, self.watcher.token_check)
         add("ip_watch", every, self.watcher.ip_watch)
@@ -226,8 +230,21 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         approvals_required=settings.approvals_required,
         approvals=db.approvals,
         public_ip=public_ip,
+        market=settings.market,
+        after_close=settings.apply_after_close_at,
     )
     groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
+    applier = ChangeApplier(
+        db=db,
+        tokens=tokens,
+        gateway=gateway,
+        login_alerts=login_alerts,
+        cards=cards,
+        week_rule=week_rule,
+        account=account,
+        clock=clock,
+        put_grace=settings.upstox_timeout * 2,
+    )
     requests = ChangeRequestService(
         settings=settings,
         db=db,
@@ -237,16 +254,15 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         week_rule=week_rule,
         requesters=SlackAudience(settings.slack_requesters, groups, role="requester"),
         cards=cards,
-        applier=ChangeApplier(
+        applier=applier,
+        schedule=ScheduledChanges(
+            settings=settings,
             db=db,
-            tokens=tokens,
             gateway=gateway,
-            login_alerts=login_alerts,
-            cards=cards,
             week_rule=week_rule,
-            account=account,
+            cards=cards,
+            applier=applier,
             clock=clock,
-            put_grace=settings.upstox_timeout * 2,
         ),
         clock=clock,
     )

@@ -21,11 +21,14 @@ S = RequestState
 Block = dict[str, Any]
 
 APPROVE_ACTION = "request_approve"
+APPROVE_AFTER_CLOSE_ACTION = "request_approve_after_close"
+MARKET_WARNING = "applying now logs the trading system out during market hours"
 REJECT_ACTION = "request_reject"
 DECISION_BLOCK = "decision"
 
 _STATE_LABEL = {
     S.PENDING: "waiting for approval",
+    S.SCHEDULED: "scheduled",
     S.APPROVED: "approved — applying",
     S.APPLYING: "applying",
     S.APPLIED: "applied",
@@ -75,6 +78,12 @@ def _status(request: ChangeRequest, view: CardView) -> str:
             f":hourglass_flowing_sand: *Waiting for an approver.* Expires "
             f"{format_ist(request.expires_at)}."
         )
+    if state is S.SCHEDULED:
+        when = format_ist(request.scheduled_at) if request.scheduled_at else "later"
+        return (
+            f":calendar: *Scheduled for {when}* — approved by {by} at {at} for after the "
+            f"close. Until then `/staticip cancel {request.id}` withdraws it."
+        )
     if state in (S.APPROVED, S.APPLYING):
         return f":gear: *Approved by {by}* at {at} — applying…"
     if state is S.APPLIED:
@@ -99,7 +108,29 @@ def _status(request: ChangeRequest, view: CardView) -> str:
     )
 
 
-def _buttons(request: ChangeRequest) -> Block:
+def _buttons(request: ChangeRequest, view: CardView) -> Block:
+    # The confirm dialog repeats the card's trading-hours warning.
+    market = f":red_circle: *Trading hours: {MARKET_WARNING}.* " if view.market_open else ""
+    after_close: list[Block] = []
+    if view.market_open and view.after_close_at is not None:
+        after_close = [
+            {
+                "type": "button",
+                "action_id": APPROVE_AFTER_CLOSE_ACTION,
+                "text": {"type": "plain_text", "text": "Approve for after close"},
+                "value": request.id,
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Change the IPs after the close?"},
+                    "text": _mrkdwn(
+                        f"The change is applied at {format_ist(view.after_close_at)}, after "
+                        "the same re-check. It uses this week's only change and logs out "
+                        "every Upstox session then."
+                    ),
+                    "confirm": {"type": "plain_text", "text": "Schedule"},
+                    "deny": {"type": "plain_text", "text": "Back"},
+                },
+            }
+        ]
     return {
         "type": "actions",
         "block_id": DECISION_BLOCK,
@@ -113,7 +144,7 @@ def _buttons(request: ChangeRequest) -> Block:
                 "confirm": {
                     "title": {"type": "plain_text", "text": "Change the static IPs now?"},
                     "text": _mrkdwn(
-                        f"Primary {code(request.proposed_primary)}, secondary "
+                        f"{market}Primary {code(request.proposed_primary)}, secondary "
                         f"{code(request.proposed_secondary)}. This uses this week's only "
                         "change and logs out every Upstox session."
                     ),
@@ -128,6 +159,7 @@ def _buttons(request: ChangeRequest) -> Block:
                 "style": "danger",
                 "value": request.id,
             },
+            *after_close,
         ],
     }
 
@@ -189,6 +221,14 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
                 "over IPv6."
             )
         blocks.append(_context(*warnings))
+        if view.market_open:
+            blocks.append(
+                _section(
+                    f":red_circle: *Trading hours: {MARKET_WARNING}.* Approve applies it now; "
+                    "*Approve for after close* applies it at "
+                    f"{format_ist(view.after_close_at) if view.after_close_at else 'the close'}."
+                )
+            )
         host = _host_line(request, view)
         if host is not None:
             blocks.append(_section(host))
@@ -196,7 +236,7 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
     if view.note:
         blocks.append(_context(view.note))
     if request.state is S.PENDING:
-        blocks.append(_buttons(request))
+        blocks.append(_buttons(request, view))
     text = (
         f"IP change request {request.id} by {mention(request.requester_id)}: primary "
         f"{request.current_primary or 'none'} → {request.proposed_primary} "

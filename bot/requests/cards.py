@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from bot.home.service import HomePublisher
 from bot.ist import Clock
+from bot.market_hours import TradingHours
 from bot.public_ip import PublicIpLookup
 from bot.slack.channel import Blocks, PostedMessage, SlackChannel
 from bot.store.approvals import ApprovalRepository
@@ -41,6 +42,10 @@ class CardView:
     """PUBLIC_IP_URL is set: the card says whether this host's IP is in the proposal."""
     host_ip: str | None = None
     """This host's public IP as PUBLIC_IP_URL answered it (None: no answer)."""
+    market_open: bool = False
+    """Applying now would fall inside trading hours."""
+    after_close_at: datetime | None = None
+    """When "Approve for after close" would apply it (only while the market is open)."""
 
 
 CardRenderer = Callable[[CardView], tuple[str, Blocks]]
@@ -57,6 +62,8 @@ class RequestCards:
         approvals_required: int = 1,
         approvals: ApprovalRepository | None = None,
         public_ip: PublicIpLookup | None = None,
+        market: TradingHours | None = None,
+        after_close: time = time(15, 35),
     ) -> None:
         self._channel = channel
         self._render = render
@@ -65,6 +72,8 @@ class RequestCards:
         self._required = approvals_required
         self._approvals = approvals
         self._public_ip = public_ip
+        self._market = market
+        self._after_close = after_close
 
     def render(
         self,
@@ -73,10 +82,17 @@ class RequestCards:
         approvers: tuple[str, ...] = (),
         host_ip: str | None = None,
     ) -> tuple[str, Blocks]:
+        now = self._clock()
+        market_open = self._market is not None and self._market.is_open(now)
+        after_close_at = None
+        if market_open and self._market is not None:
+            after_close_at = self._market.next_after_close(now, self._after_close)
         return self._render(
             CardView(
                 request=request,
-                now=self._clock(),
+                now=now,
+                market_open=market_open,
+                after_close_at=after_close_at,
                 note=note,
                 approvals_required=self._required,
                 approvers=approvers,

@@ -18,7 +18,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import UserFacingError
 from bot.home.blocks import REQUEST_CHANGE_ACTION
-from bot.requests.blocks import APPROVE_ACTION, REJECT_ACTION, requester_confirmation
+from bot.requests.blocks import (
+    APPROVE_ACTION,
+    APPROVE_AFTER_CLOSE_ACTION,
+    REJECT_ACTION,
+    requester_confirmation,
+)
 from bot.requests.history_blocks import history_message
 from bot.requests.modal import (
     CALLBACK_ID,
@@ -151,6 +156,7 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
         return listener
 
     app.action(APPROVE_ACTION)(decision(Verb.APPROVE))
+    app.action(APPROVE_AFTER_CLOSE_ACTION)(decision(Verb.APPROVE_AFTER_CLOSE))
 
     @app.action(REJECT_ACTION)
     async def reject_clicked(

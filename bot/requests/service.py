@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from bot.config import Settings
@@ -21,6 +22,7 @@ from bot.login.tokens import NotLoggedIn, TokenService
 from bot.requests.apply import ChangeApplier
 from bot.requests.cards import RequestCards
 from bot.requests.ip_rules import InvalidIp, parse_ip, validate_proposal
+from bot.requests.schedule import ScheduledChanges
 from bot.show.week_rule import WeekRule
 from bot.slack.audience import SlackAudience
 from bot.slack.mrkdwn import escape
@@ -41,7 +43,11 @@ _REQUEST_ID = re.compile(r"^r-[a-z0-9]{4,30}$")
 
 class Verb(StrEnum):
     APPROVE = "approve"
+    APPROVE_AFTER_CLOSE = "approve for after the close"
     REJECT = "reject"
+
+
+APPROVING = (Verb.APPROVE, Verb.APPROVE_AFTER_CLOSE)
 
 
 class InvalidFields(UserFacingError):
@@ -138,6 +144,12 @@ def decided_message(request: ChangeRequest) -> str:
     when = format_ist(request.decided_at) if request.decided_at else "an earlier moment"
     ref = f"Request `{request.id}`"
     state = request.state
+    if state is S.SCHEDULED:
+        at = format_ist(request.scheduled_at) if request.scheduled_at else "a later time"
+        return (
+            f"{ref} was already approved by {who(request.decided_by)} at {when} for after the "
+            f"close: it will be applied at {at} (cancel with `/staticip cancel {request.id}`)."
+        )
     if state in (S.APPROVED, S.APPLYING, S.APPLIED, S.FAILED):
         text = f"{ref} was already approved by {who(request.decided_by)} at {when}."
         if state is S.APPLIED and request.applied_at is not None:
@@ -170,6 +182,7 @@ class ChangeRequestService:
         requesters: SlackAudience,
         cards: RequestCards,
         applier: ChangeApplier,
+        schedule: ScheduledChanges,
         clock: Clock,
     ) -> None:
         self._settings = settings
@@ -187,6 +200,7 @@ class ChangeRequestService:
         # at its deadline, not at the next sweep (the transition keeps it exactly-once).
         self._expiry_timers: dict[str, asyncio.Task[None]] = {}
         self.applier = applier
+        self.schedule = schedule
 
     # -- request -----------------------------------------------------------------------
 
@@ -319,7 +333,7 @@ class ChangeRequestService:
         request = await self.load(request_id)
         request = await self._still_pending(request)
         await self._check_decider(request, user_id, verb)
-        if verb is Verb.APPROVE:
+        if verb in APPROVING:
             # Checked before the decision so that a logged-out bot does not burn it.
             try:
                 await self._tokens.usable()
@@ -335,7 +349,7 @@ class ChangeRequestService:
 
     async def _check_decider(self, request: ChangeRequest, user_id: str, verb: Verb) -> None:
         if user_id == request.requester_id:
-            if verb is Verb.APPROVE:
+            if verb in APPROVING:
                 raise NotAllowed(
                     "You made this request, so someone else must approve it — nobody approves "
                     "their own change, approvers included. Nothing was changed."
@@ -355,7 +369,10 @@ class ChangeRequestService:
     ) -> ChangeRequest:
         now = self._clock()
         details: dict[str, object] | None = None
-        if verb is Verb.APPROVE and self._settings.approvals_required > 1:
+        scheduled_at = None
+        if verb is Verb.APPROVE_AFTER_CLOSE:
+            scheduled_at = await self._after_close(now)
+        if verb in APPROVING and self._settings.approvals_required > 1:
             approvers = await self._count_approval(request, user_id)
             if approvers is None:  # not enough yet: the card lists who approved so far
                 latest = await self.load(request.id)
@@ -369,8 +386,13 @@ class ChangeRequestService:
             details = {"approvers": approvers}
         if verb is Verb.REJECT and reason:
             details = {"reason": reason}
-        target = S.APPROVED if verb is Verb.APPROVE else S.REJECTED
-        event = AuditEvent.APPROVED if verb is Verb.APPROVE else AuditEvent.REJECTED
+        target, event = {
+            Verb.APPROVE: (S.APPROVED, AuditEvent.APPROVED),
+            Verb.APPROVE_AFTER_CLOSE: (S.SCHEDULED, AuditEvent.SCHEDULED),
+            Verb.REJECT: (S.REJECTED, AuditEvent.REJECTED),
+        }[verb]
+        if scheduled_at is not None:
+            details = {**(details or {}), "scheduled_at": scheduled_at.isoformat()}
         won = await self._db.requests.transition(
             request.id,
             S.PENDING,
@@ -380,10 +402,21 @@ class ChangeRequestService:
             decided_at=now,
             # A rejection's reason is kept where a failure's is: why nothing changed.
             failure_reason=reason if verb is Verb.REJECT and reason else None,
+            scheduled_at=scheduled_at,
             audit=NewAuditEvent(event, user_id, details or {}),
         )
         if won is None:
             raise AlreadyDecided(decided_message(await self.load(request.id)))
+        if won.state is S.SCHEDULED and won.scheduled_at is not None:
+            await self.cards.update(won)
+            await self.cards.follow_up(
+                won,
+                f":calendar: Approved by {who(user_id)} for after the close: the change will "
+                f"be applied at {format_ist(won.scheduled_at)}, after the same re-check. "
+                f"Until then the requester or an approver can `/staticip cancel {won.id}`.",
+            )
+            self.schedule.arm(won)
+            return won
         if verb is Verb.REJECT:
             await self.cards.update(won)
             why = f" Reason given: {escape(reason)}" if reason else ""
@@ -398,6 +431,18 @@ class ChangeRequestService:
             "with Upstox, then applying the change (one request to Upstox).",
         )
         return await self.applier.apply(won)
+
+    async def _after_close(self, now: datetime) -> datetime:
+        """When "after the close" is; refused now if the week window is closed then."""
+        at = self._settings.market.next_after_close(now, self._settings.apply_after_close_at)
+        ips = await self._read_ips("nothing was scheduled")
+        window = await self._week_rule.window(ips, at)
+        if not window.allowed and window.next_allowed_at is not None:
+            raise WindowClosed(
+                f"The weekly change window is closed at {format_ist(at)}: the next change is "
+                f"possible from {format_ist(window.next_allowed_at)}. Nothing was scheduled."
+            )
+        return at
 
     async def _count_approval(self, request: ChangeRequest, user_id: str) -> list[str] | None:
         """Record one of several required approvals. The approvers so far once there are
@@ -434,7 +479,10 @@ class ChangeRequestService:
             raise AlreadyDecided(
                 f"{decided_message(request)} An approved change can no longer be cancelled."
             )
-        request = await self._still_pending(request)
+        from_state = S.SCHEDULED  # a scheduled change can be cancelled until it starts
+        if request.state is not S.SCHEDULED:
+            request = await self._still_pending(request)
+            from_state = S.PENDING
         if user_id != request.requester_id and not await self.approvers.contains(user_id):
             raise NotAllowed(
                 f"Only the requester ({who(request.requester_id)}) or an approver can cancel "
@@ -443,7 +491,7 @@ class ChangeRequestService:
         now = self._clock()
         won = await self._db.requests.transition(
             request.id,
-            S.PENDING,
+            from_state,
             S.CANCELLED,
             now=now,
             decided_by=user_id,
@@ -553,6 +601,7 @@ class ChangeRequestService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.schedule.aclose()
 
     # -- history -------------------------------------------------------------------------
 

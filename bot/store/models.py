@@ -32,6 +32,8 @@ __all__ = [
 class AuditEvent(StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"
+    SCHEDULED = "scheduled"
+    SCHEDULE_MISSED = "schedule_missed"
     APPROVAL = "approval"  # one of several required approvals (APPROVALS_REQUIRED > 1)
     REJECTED = "rejected"
     CANCELLED = "cancelled"
@@ -91,6 +93,7 @@ class ChangeRequest:
     card_ts: str | None
     version: int
     updated_at: datetime
+    scheduled_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -118,6 +121,7 @@ class ChangeRequest:
             card_ts=row["card_ts"],
             version=row["version"],
             updated_at=row["updated_at"],
+            scheduled_at=row.get("scheduled_at"),
         )
 
 

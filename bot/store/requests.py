@@ -146,6 +146,8 @@ class RequestRepository(Repository):
         decided_at: datetime | None = None,
         applied_at: datetime | None = None,
         failure_reason: str | None = None,
+        scheduled_at: datetime | None = None,
+        expires_at: datetime | None = None,
         audit: NewAuditEvent | None = None,
     ) -> ChangeRequest | None:
         """Move the request to `to_state` if it is in one of `from_states`, atomically.
@@ -174,6 +176,8 @@ class RequestRepository(Repository):
             "decided_at": decided_at,
             "applied_at": applied_at,
             "failure_reason": failure_reason,
+            "scheduled_at": scheduled_at,
+            "expires_at": expires_at,
         }
         values.update({k: v for k, v in optional.items() if v is not None})
         query = (

@@ -62,6 +62,8 @@ change_requests = Table(
     # Equal to `account` while the request is open, NULL once closed: the unique index
     # makes "at most one open request per account" hold across replicas, portably.
     Column("open_slot", String(64)),
+    # When a "scheduled" request is applied (IST time chosen by "Approve for after close").
+    Column("scheduled_at", UtcDateTime),
     Index("ix_change_requests_account_state", "account", "state"),
     Index("uq_change_requests_open_slot", "open_slot", unique=True),
     Index("ix_change_requests_state_expires_at", "state", "expires_at"),
