@@ -73,6 +73,12 @@ def _status(request: ChangeRequest, view: CardView) -> str:
             f"{view.approvals_required}* (distinct approvers, not the requester).{so_far} "
             f"Expires {format_ist(request.expires_at)}."
         )
+    if state is S.PENDING and request.scheduled_at is not None:
+        return (
+            f":hourglass_flowing_sand: *Waiting for an approver.* Asked for "
+            f"{format_ist(request.scheduled_at)}: approving schedules the change for then. "
+            f"Expires {format_ist(request.expires_at)}."
+        )
     if state is S.PENDING:
         return (
             f":hourglass_flowing_sand: *Waiting for an approver.* Expires "
@@ -109,6 +115,7 @@ def _status(request: ChangeRequest, view: CardView) -> str:
 
 
 def _buttons(request: ChangeRequest, view: CardView) -> Block:
+    when = f"Applied at {format_ist(request.scheduled_at)}. " if request.scheduled_at else ""
     # The confirm dialog repeats the card's trading-hours warning.
     market = f":red_circle: *Trading hours: {MARKET_WARNING}.* " if view.market_open else ""
     after_close: list[Block] = []
@@ -142,9 +149,14 @@ def _buttons(request: ChangeRequest, view: CardView) -> Block:
                 "style": "primary",
                 "value": request.id,
                 "confirm": {
-                    "title": {"type": "plain_text", "text": "Change the static IPs now?"},
+                    "title": {
+                        "type": "plain_text",
+                        "text": "Schedule the change?"
+                        if request.scheduled_at is not None
+                        else "Change the static IPs now?",
+                    },
                     "text": _mrkdwn(
-                        f"{market}Primary {code(request.proposed_primary)}, secondary "
+                        f"{market}{when}Primary {code(request.proposed_primary)}, secondary "
                         f"{code(request.proposed_secondary)}. This uses this week's only "
                         "change and logs out every Upstox session."
                     ),
@@ -221,7 +233,14 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
                 "over IPv6."
             )
         blocks.append(_context(*warnings))
-        if view.market_open:
+        if view.market_open and request.scheduled_at is not None:
+            blocks.append(
+                _section(
+                    ":red_circle: *The time asked for is inside trading hours: applying then "
+                    "logs the trading system out during market hours.*"
+                )
+            )
+        elif view.market_open:
             blocks.append(
                 _section(
                     f":red_circle: *Trading hours: {MARKET_WARNING}.* Approve applies it now; "

@@ -83,9 +83,12 @@ class RequestCards:
         host_ip: str | None = None,
     ) -> tuple[str, Blocks]:
         now = self._clock()
-        market_open = self._market is not None and self._market.is_open(now)
+        # A request asked for a time (`--at`) is judged at that time, and needs no
+        # "after close" alternative.
+        asked = request.scheduled_at if request.state is RequestState.PENDING else None
+        market_open = self._market is not None and self._market.is_open(asked or now)
         after_close_at = None
-        if market_open and self._market is not None:
+        if market_open and self._market is not None and asked is None:
             after_close_at = self._market.next_after_close(now, self._after_close)
         return self._render(
             CardView(

@@ -11,6 +11,7 @@ only the person who clicked (ephemeral).
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -18,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import UserFacingError
 from bot.home.blocks import REQUEST_CHANGE_ACTION
+from bot.ist import IST
 from bot.requests.blocks import (
     APPROVE_ACTION,
     APPROVE_AFTER_CLOSE_ACTION,
@@ -56,6 +58,24 @@ def looks_like_ip(word: str) -> bool:
     )
 
 
+_AT = re.compile(r"--at\s+[\"“']?(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})[\"”']?")
+AT_USAGE = 'Give the time in IST as `--at "2026-12-05 16:00"`.'
+
+
+def split_at(args: str) -> tuple[str, datetime | None]:
+    """(the arguments without `--at …`, the IST time asked for or None)."""
+    if "--at" not in args:
+        return args, None
+    found = _AT.search(args)
+    if found is None:
+        raise UserFacingError(f"{AT_USAGE} Nothing was requested.")
+    try:
+        moment = datetime.fromisoformat(f"{found[1]} {found[2].zfill(5)}").replace(tzinfo=IST)
+    except ValueError:
+        raise UserFacingError(f"{AT_USAGE} Nothing was requested.") from None
+    return (args[: found.start()] + args[found.end() :]).strip(), moment
+
+
 def split_set_args(args: str) -> tuple[str, str | None, str]:
     """(primary, secondary or None, reason); the reason keeps its own spacing."""
     parts = args.strip().split(None, 1)
@@ -77,8 +97,9 @@ def set_command(requests: ChangeRequestService, channel: SlackChannel) -> Handle
                 raise UserFacingError(USAGE)
             await ctx.client.views_open(trigger_id=ctx.trigger_id, view=change_request_modal())
             return
-        primary, secondary, reason = split_set_args(ctx.args)
-        request = await requests.create(ctx.user_id, primary, secondary, reason)
+        args, apply_at = split_at(ctx.args)
+        primary, secondary, reason = split_set_args(args)
+        request = await requests.create(ctx.user_id, primary, secondary, reason, apply_at=apply_at)
         link = await channel.permalink(request.card_channel, request.card_ts)
         await ctx.reply(requester_confirmation(request, link))
 

@@ -213,13 +213,25 @@ class ChangeRequestService:
         )
 
     async def create(
-        self, requester_id: str, primary: str | None, secondary: str | None, reason: str | None
+        self,
+        requester_id: str,
+        primary: str | None,
+        secondary: str | None,
+        reason: str | None,
+        *,
+        apply_at: datetime | None = None,
     ) -> ChangeRequest:
         """Validate, store and post a request for approval; raise UserFacingError if refused.
 
-        Nothing is stored, posted or sent to Upstox until every check has passed.
+        `apply_at` (`--at`): approving it schedules the change for that time instead of
+        applying it at once. Nothing is stored, posted or sent to Upstox until every check
+        has passed.
         """
         fields = self.check_fields(primary, secondary, reason)
+        if apply_at is not None and apply_at <= self._clock():
+            raise InvalidFields(
+                {"apply_at": f"{format_ist(apply_at)} is in the past. Nothing was requested."}
+            )
         if self._requesters.configured and not await self._requesters.contains(requester_id):
             raise NotAllowed(
                 "You are not on the list of people who may request an IP change "
@@ -233,7 +245,12 @@ class ChangeRequestService:
             fields.primary, fields.secondary, ips.primary_ip, ips.secondary_ip
         )
         now = self._clock()
-        window = await self._week_rule.window(ips, now)
+        window = await self._week_rule.window(ips, apply_at or now)
+        if not window.allowed and window.next_allowed_at is not None and apply_at is not None:
+            raise WindowClosed(
+                f"The weekly change window is closed at {format_ist(apply_at)}: the next change "
+                f"is possible from {format_ist(window.next_allowed_at)}. Nothing was requested."
+            )
         if not window.allowed and window.next_allowed_at is not None:
             last = format_ist(window.last_change_at) if window.last_change_at else "recently"
             source = (
@@ -257,6 +274,7 @@ class ChangeRequestService:
                 proposed_secondary=proposal.secondary,
                 expires_at=now + self._settings.approval_ttl,
                 now=now,
+                scheduled_at=apply_at,
                 audit=NewAuditEvent(
                     AuditEvent.REQUESTED,
                     requester_id,
@@ -266,6 +284,7 @@ class ChangeRequestService:
                         "current_primary": ips.primary_ip,
                         "current_secondary": ips.secondary_ip,
                         "reason": fields.reason,
+                        **({"apply_at": apply_at.isoformat()} if apply_at else {}),
                     },
                 ),
             )
@@ -370,7 +389,14 @@ class ChangeRequestService:
         now = self._clock()
         details: dict[str, object] | None = None
         scheduled_at = None
-        if verb is Verb.APPROVE_AFTER_CLOSE:
+        if verb in APPROVING and request.scheduled_at is not None:
+            scheduled_at = request.scheduled_at  # asked for with `--at`: that time it is
+            if scheduled_at <= now:
+                raise NotAllowed(
+                    f"Request `{request.id}` asked for {format_ist(scheduled_at)}, which has "
+                    "passed. Nothing was changed; make a new request."
+                )
+        elif verb is Verb.APPROVE_AFTER_CLOSE:
             scheduled_at = await self._after_close(now)
         if verb in APPROVING and self._settings.approvals_required > 1:
             approvers = await self._count_approval(request, user_id)
@@ -392,6 +418,8 @@ class ChangeRequestService:
             Verb.REJECT: (S.REJECTED, AuditEvent.REJECTED),
         }[verb]
         if scheduled_at is not None:
+            target, event = S.SCHEDULED, AuditEvent.SCHEDULED
+        if scheduled_at is not None:
             details = {**(details or {}), "scheduled_at": scheduled_at.isoformat()}
         won = await self._db.requests.transition(
             request.id,
@@ -411,7 +439,7 @@ class ChangeRequestService:
             await self.cards.update(won)
             await self.cards.follow_up(
                 won,
-                f":calendar: Approved by {who(user_id)} for after the close: the change will "
+                f":calendar: Approved by {who(user_id)} for later: the change will "
                 f"be applied at {format_ist(won.scheduled_at)}, after the same re-check. "
                 f"Until then the requester or an approver can `/staticip cancel {won.id}`.",
             )

@@ -44,6 +44,7 @@ class RequestRepository(Repository):
         expires_at: datetime,
         now: datetime | None = None,
         audit: NewAuditEvent | None = None,
+        scheduled_at: datetime | None = None,
     ) -> ChangeRequest:
         """Insert a pending request, or raise `RequestAlreadyOpen`.
 
@@ -67,6 +68,7 @@ class RequestRepository(Repository):
                 "version": 1,
                 "updated_at": at,
                 "open_slot": account,
+                "scheduled_at": scheduled_at,
             }
             try:
                 async with self._engine.begin() as conn:

@@ -15,9 +15,12 @@ from bot.ist import IST
 from bot.requests.blocks import APPROVE_ACTION, APPROVE_AFTER_CLOSE_ACTION, MARKET_WARNING
 from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
+from tests.conftest import REGISTERED_PRIMARY
 from tests.jobs.helpers import run_job
 from tests.requests.helpers import (
+    all_requests,
     cards,
+    click,
     events,
     puts,
     request_change,
@@ -218,3 +221,74 @@ def test_outside_trading_hours_the_card_has_no_warning_and_no_after_close_button
     [card] = cards(fake_slack)
     assert MARKET_WARNING not in card.text_blob()
     assert action_ids(card.params) == ["request_approve", "request_reject"]
+
+
+def test_set_at_a_time_schedules_it_for_then_on_approval(
+    market_bot: Callable[..., InProcessBot],
+    http: httpx.Client,
+    fake_slack: FakeSlack,
+    emulator: EmulatorServer,
+    clock: MutableClock,
+) -> None:
+    bot = market_bot()
+    answer = slash(http, bot.base_url, fake_slack, 'set 8.8.8.8 new VPS --at "2026-11-25 16:00"')
+    assert "is posted for approval" in answer.params["text"]
+    [request] = [r for r in all_requests(bot) if r.state is S.PENDING]
+    assert request.reason == "new VPS"
+    sixteen = datetime(2026, 11, 25, 16, 0, tzinfo=IST)
+    assert request.scheduled_at == sixteen
+    [card] = cards(fake_slack)
+    assert "Asked for Wed 25 Nov 2026, 16:00 IST" in card.text_blob()
+    assert action_ids(card.params) == ["request_approve", "request_reject"]
+
+    click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER1")  # plain Approve
+    scheduled = wait_state(bot, request.id, S.SCHEDULED)
+    assert scheduled.scheduled_at == sixteen and puts(emulator) == 0
+    at(clock, emulator, sixteen + timedelta(minutes=1))
+    assert run_job(bot, "scheduled")
+    wait_state(bot, request.id, S.APPLIED)
+    assert puts(emulator) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ('8.8.8.8 x --at "2026-11-25 10:00"', "is in the past"),
+        ("8.8.8.8 x --at tomorrow", 'Give the time in IST as `--at "2026-12-05 16:00"`'),
+        ('8.8.8.8 x --at "2026-13-01 10:00"', 'Give the time in IST as `--at "2026-12-05 16:00"`'),
+    ],
+)
+def test_set_at_refusals_store_nothing(
+    market_bot: Callable[..., InProcessBot],
+    http: httpx.Client,
+    fake_slack: FakeSlack,
+    emulator: EmulatorServer,
+    args: str,
+    expected: str,
+) -> None:
+    bot = market_bot()
+    answer = slash(http, bot.base_url, fake_slack, f"set {args}")
+    assert expected in answer.params["text"]
+    assert all_requests(bot) == [] and cards(fake_slack) == [] and puts(emulator) == 0
+
+
+def test_a_time_in_a_closed_week_window_is_refused_when_chosen(
+    market_bot: Callable[..., InProcessBot],
+    http: httpx.Client,
+    fake_slack: FakeSlack,
+    emulator: EmulatorServer,
+) -> None:
+    bot = market_bot()
+    # The IPs changed on Monday: the window is closed until next Monday 00:00, so a time
+    # on Friday is refused now, not discovered at Friday 16:00.
+    emulator.state.set_ips(
+        REGISTERED_PRIMARY, None, primary_ip_updated_at=datetime(2026, 11, 23, 9, 0, tzinfo=IST)
+    )
+    answer = slash(http, bot.base_url, fake_slack, 'set 8.8.8.8 x --at "2026-11-27 16:00"')
+    text = answer.params["text"]
+    assert "The weekly change window is closed at Fri 27 Nov 2026, 16:00 IST" in text
+    assert "Mon 30 Nov 2026, 00:00 IST" in text
+    assert all_requests(bot) == [] and puts(emulator) == 0
+    # A time after the window reopens is fine, though a change now would be refused.
+    later = slash(http, bot.base_url, fake_slack, 'set 8.8.8.8 x --at "2026-11-30 16:00"')
+    assert "is posted for approval" in later.params["text"]
