@@ -135,7 +135,16 @@ def _actions(data: HomeData) -> dict[str, Any]:
     }
 
 
-def _request_block(item: OpenRequest) -> dict[str, Any]:
+def _countdown(left_seconds: float) -> str:
+    minutes = max(0, int(left_seconds // 60))
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"in {days}d {hours}h"
+    return f"in {hours}h {minutes:02d}m" if hours else f"in {minutes} min"
+
+
+def _request_block(item: OpenRequest, now: datetime | None = None) -> dict[str, Any]:
     r = item.request
     proposed = f"`{_escape(r.proposed_primary)}`"
     if r.proposed_secondary:
@@ -147,6 +156,14 @@ def _request_block(item: OpenRequest) -> dict[str, Any]:
         f"{title} · *{r.state.value}* · by {_who(r.requester_id)} → {proposed}\n"
         f"_{_escape(_clip(r.reason, 200))}_ · expires {format_ist(r.expires_at)}"
     )
+    if r.scheduled_at is not None and r.state.value == "scheduled":
+        text = (
+            f"{title} · *scheduled* · by {_who(r.requester_id)} → {proposed}\n"
+            f"_{_escape(_clip(r.reason, 200))}_ · applies {format_ist(r.scheduled_at)}"
+        )
+        if now is not None:
+            text += f" ({_countdown((r.scheduled_at - now).total_seconds())})"
+        text += f" · cancel: `/staticip cancel {_escape(r.id)}`"
     return _section(text)
 
 
@@ -177,7 +194,7 @@ def build_home_view(data: HomeData) -> dict[str, Any]:
     shown = data.open_requests[:MAX_REQUESTS]
     if not shown:
         blocks.append(_section("_No open requests._"))
-    blocks.extend(_request_block(item) for item in shown)
+    blocks.extend(_request_block(item, data.now) for item in shown)
     if len(data.open_requests) > MAX_REQUESTS:
         more = len(data.open_requests) - MAX_REQUESTS
         blocks.append(_context(f"and {more} more: `/staticip status`"))
