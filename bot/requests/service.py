@@ -147,8 +147,8 @@ def decided_message(request: ChangeRequest) -> str:
     if state is S.SCHEDULED:
         at = format_ist(request.scheduled_at) if request.scheduled_at else "a later time"
         return (
-            f"{ref} was already approved by {who(request.decided_by)} at {when} for after the "
-            f"close: it will be applied at {at} (cancel with `/staticip cancel {request.id}`)."
+            f"{ref} was already approved by {who(request.decided_by)} at {when} for later: "
+            f"it will be applied at {at} (cancel with `/staticip cancel {request.id}`)."
         )
     if state in (S.APPROVED, S.APPLYING, S.APPLIED, S.FAILED):
         text = f"{ref} was already approved by {who(request.decided_by)} at {when}."
@@ -379,7 +379,8 @@ class ChangeRequestService:
             )
         if not await self.approvers.contains(user_id):
             raise NotAllowed(
-                f"Only approvers can {verb.value} IP change requests, and you are not one "
+                f"Only approvers can {'approve' if verb in APPROVING else verb.value} IP change "
+                "requests, and you are not one "
                 "(SLACK_APPROVERS). Nothing was changed."
             )
 
@@ -417,9 +418,8 @@ class ChangeRequestService:
             Verb.APPROVE_AFTER_CLOSE: (S.SCHEDULED, AuditEvent.SCHEDULED),
             Verb.REJECT: (S.REJECTED, AuditEvent.REJECTED),
         }[verb]
-        if scheduled_at is not None:
+        if scheduled_at is not None:  # `--at` or "after close": scheduled, not applied now
             target, event = S.SCHEDULED, AuditEvent.SCHEDULED
-        if scheduled_at is not None:
             details = {**(details or {}), "scheduled_at": scheduled_at.isoformat()}
         won = await self._db.requests.transition(
             request.id,

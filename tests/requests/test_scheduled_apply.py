@@ -292,3 +292,26 @@ def test_a_time_in_a_closed_week_window_is_refused_when_chosen(
     # A time after the window reopens is fine, though a change now would be refused.
     later = slash(http, bot.base_url, fake_slack, 'set 8.8.8.8 x --at "2026-11-30 16:00"')
     assert "is posted for approval" in later.params["text"]
+
+
+def test_after_close_refusals_change_nothing(
+    market_bot: Callable[..., InProcessBot],
+    http: httpx.Client,
+    fake_slack: FakeSlack,
+    emulator: EmulatorServer,
+) -> None:
+    fake_slack.usergroups["SAPPROVERS"] = []
+    bot = market_bot()
+    request = request_change(http, bot, fake_slack)
+    key = approve_after_close(http, bot, fake_slack, request.id, "UREQUESTER")
+    assert "someone else must approve it" in fake_slack.wait_for_response(key).params["text"]
+    key = approve_after_close(http, bot, fake_slack, request.id, "UNOBODY")
+    text = fake_slack.wait_for_response(key).params["text"]
+    assert "Only approvers can approve IP change requests" in text
+    approve_after_close(http, bot, fake_slack, request.id, "UAPPROVER1")
+    wait_state(bot, request.id, S.SCHEDULED)
+    key = approve_after_close(http, bot, fake_slack, request.id, "UAPPROVER2")  # too late
+    late = fake_slack.wait_for_response(key).params["text"]
+    assert "was already approved by <@UAPPROVER1>" in late and "Wed 25 Nov 2026, 15:35" in late
+    assert puts(emulator) == 0
+    assert events(bot, request.id) == ["requested", "scheduled"]
