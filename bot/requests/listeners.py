@@ -67,13 +67,33 @@ def split_at(args: str) -> tuple[str, datetime | None]:
     if "--at" not in args:
         return args, None
     found = _AT.search(args)
-    if found is None:
+    moment = _ist(found[1], found[2]) if found else None
+    if found is None or moment is None:
         raise UserFacingError(f"{AT_USAGE} Nothing was requested.")
-    try:
-        moment = datetime.fromisoformat(f"{found[1]} {found[2].zfill(5)}").replace(tzinfo=IST)
-    except ValueError:
-        raise UserFacingError(f"{AT_USAGE} Nothing was requested.") from None
     return (args[: found.start()] + args[found.end() :]).strip(), moment
+
+
+_FORM_AT = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})\s*$")
+
+
+def form_at(text: str) -> datetime | None:
+    """The form's optional "Apply at" field; raises InvalidFields when it is not a time."""
+    if not text.strip():
+        return None
+    found = _FORM_AT.match(text)
+    moment = _ist(found[1], found[2]) if found else None
+    if moment is None:
+        raise InvalidFields(
+            {"apply_at": "Give the time in IST as 2026-12-05 16:00, or leave it empty."}
+        )
+    return moment
+
+
+def _ist(day: str, clock_time: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(f"{day} {clock_time.zfill(5)}").replace(tzinfo=IST)
+    except ValueError:
+        return None
 
 
 def split_set_args(args: str) -> tuple[str, str | None, str]:
@@ -237,10 +257,18 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
         "checking…" and is then updated with the outcome."""
         view = body.get("view") or {}
         values = submitted_values(view)
+        errors: dict[str, str] = {}
+        apply_at = None
         try:
             requests.check_fields(values["primary"], values["secondary"], values["reason"])
         except InvalidFields as error:
-            await ack(response_action="errors", errors=error.errors)
+            errors.update(error.errors)
+        try:
+            apply_at = form_at(values["apply_at"])
+        except InvalidFields as error:
+            errors.update(error.errors)
+        if errors:
+            await ack(response_action="errors", errors=errors)
             return
         await ack(response_action="update", view=result_modal(":hourglass: Checking with Upstox…"))
         view_id = view.get("id")
@@ -253,7 +281,11 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
             "change request from the form", show, consequence="nothing was requested"
         ):
             request = await requests.create(
-                clicker(body), values["primary"], values["secondary"] or None, values["reason"]
+                clicker(body),
+                values["primary"],
+                values["secondary"] or None,
+                values["reason"],
+                apply_at=apply_at,
             )
             link = await channel.permalink(request.card_channel, request.card_ts)
             if view_id:

@@ -10,7 +10,7 @@ from typing import Any
 from bot.requests.service import MAX_REASON
 
 CALLBACK_ID = "staticip_set"
-FIELDS = ("primary", "secondary", "reason")
+FIELDS = ("primary", "secondary", "reason", "apply_at")
 _ACTION = "value"
 
 View = dict[str, Any]
@@ -68,6 +68,14 @@ def change_request_modal() -> View:
                 hint="Why the IPs must change; the approver sees this",
                 multiline=True,
                 max_length=MAX_REASON,
+            ),
+            _input(
+                "apply_at",
+                "Apply at (IST, optional)",
+                optional=True,
+                hint="Leave empty to apply on approval; e.g. 2026-12-05 16:00 to schedule it",
+                placeholder={"type": "plain_text", "text": "2026-12-05 16:00"},
+                max_length=20,
             ),
         ],
     }

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from bot.ist import format_ist
+from bot.ist import IST, format_ist
 from bot.slack.limits import message_problems, view_problems
 from bot.upstox.emulator import EmulatorServer
 from bot.week_window import first_monday_after
@@ -137,6 +137,7 @@ def test_set_alone_opens_the_form_with_the_trigger_id(
         "primary",
         "secondary",
         "reason",
+        "apply_at",  # optional: an IST time schedules the change for then
     ]
     assert view_problems(view) == []
 
@@ -189,3 +190,35 @@ def test_form_refusal_that_needs_upstox_is_shown_in_the_form(
     updated = fake_slack.wait_for_call("views.update")
     assert "Those IPs are already registered" in updated.text_blob()
     assert cards(fake_slack) == [] and all_requests(bot) == []
+
+
+def test_form_time_field_asks_for_a_time_and_refuses_a_bad_one(
+    bot: InProcessBot,
+    http: httpx.Client,
+    fake_slack: FakeSlack,
+    emulator: EmulatorServer,
+    clock: MutableClock,
+) -> None:
+    bad = post_signed(
+        http,
+        bot.base_url,
+        view_submission({"primary": "10.0.0.1", "reason": "x", "apply_at": "tomorrow 4pm"}),
+    ).json()
+    assert bad["response_action"] == "errors"
+    assert set(bad["errors"]) == {"primary", "apply_at"}  # every problem at once
+    assert "2026-12-05 16:00" in bad["errors"]["apply_at"]
+    assert cards(fake_slack) == [] and all_requests(bot) == [] and puts(emulator) == 0
+
+    at = (clock() + timedelta(days=1)).astimezone(IST).replace(second=0, microsecond=0)
+    response = post_signed(
+        http,
+        bot.base_url,
+        view_submission(
+            {"primary": "8.8.8.8", "reason": "later", "apply_at": at.strftime("%Y-%m-%d %H:%M")}
+        ),
+    )
+    assert response.json()["response_action"] == "update"
+    fake_slack.wait_for_call("views.update", lambda c: "is posted for approval" in c.text_blob())
+    [request] = all_requests(bot)
+    assert request.scheduled_at == at
+    assert "Asked for" in cards(fake_slack)[0].text_blob()
