@@ -98,9 +98,10 @@ class LoginMessages(Protocol):
 
 
 class Reconciler(Protocol):
-    """Finishes a change that waited for a login (the change-request service)."""
+    """Finishes a change that waited for a login (the change-request service); told who
+    logged in, so the change's thread can say so."""
 
-    async def reconcile_soon(self) -> None: ...
+    async def reconcile_soon(self, login: LoginResult | None = None) -> None: ...
 
 
 class HomeRefresh(Protocol):
@@ -458,7 +459,7 @@ class LoginService:
         result = LoginResult(user_id=profile.user_id, requested_by=requested_by, via=via)
         log.info("logged in to Upstox as %s via %s", profile.user_id, via.value)
         await self._alerts.logged_in(result)
-        await self._reconciler.reconcile_soon()
+        await self._reconciler.reconcile_soon(result)
         self._home.refresh_soon()
         return result
 

@@ -11,13 +11,14 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.config import Settings
 from bot.errors import UserFacingError
 from bot.ist import Clock, format_ist
 from bot.login.gateway import UpstoxGateway
+from bot.login.service import LoginResult
 from bot.login.tokens import NotLoggedIn, TokenService
 from bot.requests.apply import ChangeApplier
 from bot.requests.cards import RequestCards
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 S = RequestState
 MAX_REASON = 500
+# How long after a change its thread still hears of the first login (the desk logs in again
+# within hours; a login days later is not news about that change).
+LOGIN_FOLLOW_UP_WINDOW = timedelta(days=2)
 HISTORY_PAGE_SIZE = 10
 _REQUEST_ID = re.compile(r"^r-[a-z0-9]{4,30}$")
 
@@ -611,18 +615,45 @@ class ChangeRequestService:
         """
         await self.applier.reconcile_unfinished()
 
-    async def reconcile_soon(self) -> None:
+    async def reconcile_soon(self, login: LoginResult | None = None) -> None:
         """`reconcile_unfinished` in the background (at start-up and after a login), so
-        neither start-up nor the login callback waits on Upstox."""
-        task = asyncio.create_task(self._reconcile_in_background())
+        neither start-up nor the login callback waits on Upstox. After a login, the thread
+        of the change that logged everyone out says who logged in again."""
+        task = asyncio.create_task(self._reconcile_in_background(login))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _reconcile_in_background(self) -> None:
+    async def _reconcile_in_background(self, login: LoginResult | None = None) -> None:
+        if login is not None:
+            try:
+                await self._login_follow_up(login)
+            except Exception:
+                log.exception("could not tell the change's thread about the login")
         try:
             await self.applier.reconcile_unfinished()
         except Exception:
             log.exception("reconciling unfinished requests failed")
+
+    async def _login_follow_up(self, login: LoginResult) -> None:
+        """The first login after a change (which logged every session out) is a reply in
+        that change's thread; later logins are routine and stay out of it."""
+        changed = await self._db.requests.list_in_state(
+            (S.APPLIED, S.APPLYING), account=self._account
+        )
+        if not changed:
+            return
+        latest = max(changed, key=lambda r: r.applied_at or r.updated_at)
+        since = latest.applied_at or latest.updated_at
+        if self._clock() - since > LOGIN_FOLLOW_UP_WINDOW:
+            return
+        if await self._db.audit.count_since(self._account, AuditEvent.LOGGED_IN, since) != 1:
+            return
+        await self.cards.follow_up(
+            latest,
+            f":key: Logged in to Upstox again as `{escape(login.user_id)}` by "
+            f"{who(login.requested_by)} (via {login.via.value}). The trading system must log "
+            "in again too.",
+        )
 
     async def aclose(self) -> None:
         tasks = [*self._tasks, *self._expiry_timers.values()]

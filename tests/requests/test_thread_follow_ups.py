@@ -13,6 +13,7 @@ from tests.requests.helpers import CHANNEL, click, puts, request_change, wait_st
 from tests.support.bot_runner import InProcessBot, wait_until
 from tests.support.conversation import slash
 from tests.support.fake_slack import FakeSlack, SlackCall
+from tests.support.replicas import log_in_via_callback
 
 S = RequestState
 
@@ -40,6 +41,7 @@ def test_approvals_re_check_put_and_logout_are_replies_in_the_cards_thread(
     bot = make_bot(approvals_required="2")
     request = request_change(http, bot, fake_slack)
     assert request.card_ts is not None
+    card_ts = request.card_ts
     click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER1")
     wait_until(lambda: len(thread_of(fake_slack, request.card_ts or "")) == 1, 10)
     click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER2")
@@ -63,6 +65,26 @@ def test_approvals_re_check_put_and_logout_are_replies_in_the_cards_thread(
     replies = [c for c in posts(fake_slack) if c.params.get("thread_ts")]
     assert len(replies) == 3
     assert {c.params["thread_ts"] for c in replies} == {request.card_ts}
+
+    # The login after the change is told in the thread too (the channel's confirmation
+    # belongs to the login alert); a later, routine login is not.
+    assert log_in_via_callback(http, bot.base_url, fake_slack).status_code == 200
+    wait_until(lambda: len(thread_of(fake_slack, card_ts)) == 4, 10)
+    assert (
+        "Logged in to Upstox again as `EMU001` by <@UREQUESTER>"
+        in thread_of(fake_slack, card_ts)[3]
+    )
+    assert log_in_via_callback(http, bot.base_url, fake_slack).status_code == 200
+    wait_until(lambda: not bot.services.requests._tasks, 10)  # its background follow-up ran
+    assert len(thread_of(fake_slack, card_ts)) == 4
+    assert all(
+        c.params.get("thread_ts") == card_ts
+        for c in posts(fake_slack)[1:]
+        if (
+            "Log in to Upstox" not in c.text_blob()
+            and "Logged in to Upstox as" not in c.text_blob()
+        )
+    )
 
 
 def test_reject_cancel_expiry_and_failure_are_replies_in_the_cards_thread(
