@@ -37,11 +37,13 @@ from bot.requests import listeners as request_listeners
 from bot.requests.apply import ChangeApplier
 from bot.requests.blocks import request_card
 from bot.requests.cards import RequestCards
+from bot.requests.schedule import ScheduledChanges
 from bot.requests.service import ChangeRequestService
 from bot.scheduler import Scheduler
 from bot.secret_key import resolve_secret_key
 from bot.show import listeners as show_listeners
 from bot.show.service import ShowService
+from bot.show.week_rule import WeekRule
 from bot.slack.alerts import Alerts
 from bot.slack.audience import SlackAudience, SlackUserGroups
 from bot.slack.channel import SlackChannel
@@ -125,6 +127,9 @@ class Bot:
             log.exception("start-up token check failed")
         await self.requests.reconcile_soon()
         await self.delivery.resume()
+        await self.requests.arm_expiry_timers()
+        # A change scheduled for a time the bot was down at: applied now only if safe.
+        await self.requests.schedule.arm_all()
         self._schedule_jobs()
         self.scheduler.start()
         await self._verify_slack_token()
@@ -161,6 +166,7 @@ class Bot:
         add, daily = self.scheduler.add, self.scheduler.add_daily
         add("expiry", every, self._expire)
         add("reconcile", every, self.requests.reconcile_unfinished)
+        add("scheduled", every, self.requests.schedule.start_due)
         add("token_check", every, self.watcher.token_check)
         daily("token_check_0331", TOKEN_EXPIRY_CHECK_AT, self.watcher.token_check)
         add("ip_watch", every, self.watcher.ip_watch)
@@ -257,6 +263,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         for app in settings.upstox_apps
         if app.name != tokens.app
     }
+    week_rule = WeekRule(db, account, clock)
     gateway = UpstoxGateway(upstox, tokens, clock)
     alerts = Alerts(db, channel, account, clock)
     groups = SlackUserGroups(slack, clock, settings.approver_cache_ttl)
@@ -293,6 +300,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         gateway=gateway,
         alerts=alerts,
         channel=channel,
+        week_rule=week_rule,
         clock=clock,
         delivery=delivery,
     )
@@ -302,29 +310,52 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         tokens=tokens,
         gateway=gateway,
         public_ip=public_ip,
+        week_rule=week_rule,
         clock=clock,
         delivery=delivery,
     )
-    cards = RequestCards(channel, request_card, clock, home)
+    cards = RequestCards(
+        channel,
+        request_card,
+        clock,
+        home,
+        approvals_required=settings.approvals_required,
+        approvals=db.approvals,
+        public_ip=public_ip,
+        market=settings.market,
+        after_close=settings.apply_after_close_at,
+    )
+    applier = ChangeApplier(
+        db=db,
+        tokens=tokens,
+        gateway=gateway,
+        login_alerts=login_alerts,
+        cards=cards,
+        week_rule=week_rule,
+        account=account,
+        clock=clock,
+        # Settling: twice the PUT's total deadline (UPSTOX_TIMEOUT), plus clock skew.
+        put_grace=settings.upstox_timeout * 2 + CLOCK_SKEW_ALLOWANCE,
+        app_tokens=tuple(app_tokens.values()),
+    )
     requests = ChangeRequestService(
         settings=settings,
         db=db,
         tokens=tokens,
         gateway=gateway,
         approvers=approvers,
+        week_rule=week_rule,
         requesters=requesters,
         cards=cards,
-        applier=ChangeApplier(
+        applier=applier,
+        schedule=ScheduledChanges(
+            settings=settings,
             db=db,
-            tokens=tokens,
             gateway=gateway,
-            login_alerts=login_alerts,
+            week_rule=week_rule,
             cards=cards,
-            account=account,
+            applier=applier,
             clock=clock,
-            # Settling: twice the PUT's total deadline (UPSTOX_TIMEOUT), plus clock skew.
-            put_grace=settings.upstox_timeout * 2 + CLOCK_SKEW_ALLOWANCE,
-            app_tokens=tuple(app_tokens.values()),
         ),
         clock=clock,
     )
@@ -362,6 +393,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         login_alerts=login_alerts,
         public_ip=public_ip,
         home=home,
+        week_rule=week_rule,
         clock=clock,
     )
     return Bot(

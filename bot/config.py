@@ -11,7 +11,7 @@ import json
 import math
 import re
 import string
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.market_hours import TradingHours, parse_windows
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
@@ -228,6 +230,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///staticip-bot.db"
     bot_secret_key: SecretStr | None = None
     approval_ttl: Duration = timedelta(hours=24)
+    # How many distinct approvers (never the requester) must approve before a change.
+    approvals_required: int = Field(default=1, ge=1, le=10)
     public_ip_url: AnyHttpUrl | None = None
 
     # Read only to refuse them: Bolt reads these two from the environment by itself.
@@ -237,6 +241,11 @@ class Settings(BaseSettings):
     allow_non_public_ips: bool = False
     check_interval: Duration = timedelta(minutes=5)
     morning_reminder_at: time = time(9, 0)
+    # Trading hours (IST, weekdays): a change inside them logs the trading system out
+    # mid-session, so the card warns and offers "Approve for after close".
+    trading_hours: Annotated[str, NoDecode] = "09:15-15:30"
+    market_holidays: Annotated[list[date], NoDecode] = Field(default_factory=list)
+    apply_after_close_at: time = time(15, 35)
     approver_cache_ttl: Duration = timedelta(seconds=120)
     # How long a command waits for Upstox before telling the user it did not answer in
     # time; shorter than Upstox timeout × read retries, so nobody waits in silence.
@@ -369,6 +378,23 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, value: Any) -> list[str]:
         return _split_ids(value)
+
+    @field_validator("trading_hours")
+    @classmethod
+    def _trading_hours(cls, value: str) -> str:
+        parse_windows(value)  # raises ValueError with the reason
+        return value
+
+    @field_validator("market_holidays", mode="before")
+    @classmethod
+    def _holidays(cls, value: Any) -> list[date]:
+        if isinstance(value, list):
+            return value
+        return [date.fromisoformat(item) for item in _split_ids(value)]
+
+    @property
+    def market(self) -> TradingHours:
+        return TradingHours(parse_windows(self.trading_hours), frozenset(self.market_holidays))
 
     @field_validator("slack_approvers")
     @classmethod

@@ -1,32 +1,63 @@
 """When may the registered IPs be changed again?
 
-Upstox says "once per calendar week" and defines neither the week start, the timezone,
-nor whether it is really a rolling 7 days (upstox-api.md §3). This module applies the
-conservative guess from the design: the next change is safe no earlier than the later
-of (a) the first Monday 00:00 IST strictly after the last change and (b) the last
-change + 7 days. It is a guess: Upstox's `UDAPI1185` on the PUT is the final word.
+Upstox says the IPs "can only be changed once per calendar week" (upstox-api.md §3), so
+the bot enforces the calendar week: Monday 00:00 – Sunday 24:00 IST. A change in one week
+allows the next one from the following Monday 00:00 IST — a change on Sunday 23:00 lets
+the desk change again an hour later.
 
-Note that (a) is never later than (b) (a Monday strictly after `last` comes at most
-7 days later), so the result is always `last + 7 days`; both terms are kept so the code
-reads like the rule and stays right if the rule is ever tightened.
+Upstox does not define the week (start day, timezone, or a rolling 7 days), so its
+`UDAPI1185` on the PUT stays the final word. When it refuses a change this rule allowed,
+the bot records what Upstox enforced (a `LearnedRule`: the refusal's distance from the
+last change) and from then on also waits that long after a change: the estimate is the
+later of the calendar week and the learned gap, and says which of the two it comes from.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from bot.ist import to_ist
+from bot.ist import format_ist, to_ist
 
 WEEK = timedelta(days=7)
+DAY = timedelta(days=1)
 
 _FOREVER = datetime.max.replace(tzinfo=UTC)
 
+RuleSource = Literal["calendar_week", "learned"]
+
 RULE_NOTE = (
-    "Upstox allows one change per calendar week but does not define the week; the bot "
-    "assumes the later of the next Monday 00:00 IST and 7 days after the last change. "
-    "Upstox may still refuse (UDAPI1185), and its answer wins."
+    "Upstox allows one change per calendar week (Monday 00:00 – Sunday 24:00 IST, the "
+    "bot's reading: Upstox does not define the week). Upstox may still refuse "
+    "(UDAPI1185), and its answer wins."
 )
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedRule:
+    """What Upstox enforced: it refused a change `refused_at`, `gap` after `last_change_at`."""
+
+    refused_at: datetime
+    last_change_at: datetime
+
+    @property
+    def gap(self) -> timedelta:
+        return self.refused_at - self.last_change_at
+
+    @property
+    def min_gap(self) -> timedelta:
+        """How long after a change the bot now waits: a refusal under a week apart reads as
+        "7 rolling days"; a longer one (Upstox stricter still) as one day more than that."""
+        return WEEK if self.gap < WEEK else self.gap + DAY
+
+    def describe(self) -> str:
+        return (
+            f"Upstox refused a change {describe_gap(self.gap)} after the last one "
+            f"(refused {format_ist(self.refused_at)}, last change "
+            f"{format_ist(self.last_change_at)}), so the bot also waits "
+            f"{describe_gap(self.min_gap)} after a change"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +66,22 @@ class ChangeWindow:
     next_allowed_at: datetime | None
     """None when the IPs were never changed (no lock known)."""
     last_change_at: datetime | None
+    rule: RuleSource = "calendar_week"
+    """Which rule `next_allowed_at` comes from."""
+    calendar_opens_at: datetime | None = None
+    """When the calendar week after the last change opens (None: never changed)."""
+    learned: LearnedRule | None = None
+
+
+def describe_gap(gap: timedelta) -> str:
+    days, rest = divmod(int(gap.total_seconds()), 86400)
+    hours = rest // 3600
+    parts = []
+    if days:
+        parts.append(f"{days} day{'s' if days != 1 else ''}")
+    if hours or not days:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    return " ".join(parts)
 
 
 def first_monday_after(moment: datetime) -> datetime:
@@ -45,14 +92,19 @@ def first_monday_after(moment: datetime) -> datetime:
     return midnight + timedelta(days=days_ahead)
 
 
-def next_allowed_after(last_change_at: datetime) -> datetime:
-    return max(first_monday_after(last_change_at), to_ist(last_change_at) + WEEK)
+def next_allowed_after(last_change_at: datetime, learned: LearnedRule | None = None) -> datetime:
+    """The calendar week after the last change opens; later if Upstox taught us so."""
+    calendar = first_monday_after(last_change_at)
+    if learned is None:
+        return calendar
+    return max(calendar, to_ist(last_change_at) + learned.min_gap)
 
 
 def change_window(
     primary_updated_at: datetime | None,
     secondary_updated_at: datetime | None,
     now: datetime,
+    learned: LearnedRule | None = None,
 ) -> ChangeWindow:
     """Whether a change is likely to be accepted at `now`, and from when it will be.
 
@@ -65,11 +117,21 @@ def change_window(
     if any(t.tzinfo is None for t in stamps):
         raise ValueError("naive timestamp: attach a timezone first (Upstox's are IST)")
     if not stamps:
-        return ChangeWindow(allowed=True, next_allowed_at=None, last_change_at=None)
+        return ChangeWindow(
+            allowed=True, next_allowed_at=None, last_change_at=None, learned=learned
+        )
     last = max(stamps)
     try:
-        next_at = next_allowed_after(last)
+        calendar = first_monday_after(last)
+        next_at = next_allowed_after(last, learned)
     except OverflowError:
         # A garbage timestamp near year 9999: never call that "allowed".
-        next_at = _FOREVER
-    return ChangeWindow(allowed=now >= next_at, next_allowed_at=next_at, last_change_at=last)
+        calendar = next_at = _FOREVER
+    return ChangeWindow(
+        allowed=now >= next_at,
+        next_allowed_at=next_at,
+        last_change_at=last,
+        rule="learned" if next_at > calendar else "calendar_week",
+        calendar_opens_at=calendar,
+        learned=learned,
+    )

@@ -101,7 +101,16 @@ def _actions(data: HomeData) -> bk.ActionsBlock:
     )
 
 
-def _request_block(item: OpenRequest) -> bk.SectionBlock:
+def _countdown(left_seconds: float) -> str:
+    minutes = max(0, int(left_seconds // 60))
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"in {days}d {hours}h"
+    return f"in {hours}h {minutes:02d}m" if hours else f"in {minutes} min"
+
+
+def _request_block(item: OpenRequest, now: datetime | None = None) -> bk.SectionBlock:
     r = item.request
     proposed = code(r.proposed_primary)
     if r.proposed_secondary:
@@ -109,10 +118,19 @@ def _request_block(item: OpenRequest) -> bk.SectionBlock:
     title = code(r.id)
     if item.permalink:
         title = f"<{item.permalink}|{escape(r.id)}>"
+    reason = escape(bk.clip(r.reason, 200))
     text = (
         f"{title} · *{r.state.value}* · by {mention(r.requester_id)} → {proposed}\n"
-        f"_{escape(bk.clip(r.reason, 200))}_ · expires {format_ist(r.expires_at)}"
+        f"_{reason}_ · expires {format_ist(r.expires_at)}"
     )
+    if r.scheduled_at is not None and r.state.value == "scheduled":
+        text = (
+            f"{title} · *scheduled* · by {mention(r.requester_id)} → {proposed}\n"
+            f"_{reason}_ · applies {format_ist(r.scheduled_at)}"
+        )
+        if now is not None:
+            text += f" ({_countdown((r.scheduled_at - now).total_seconds())})"
+        text += f" · cancel: `/staticip cancel {escape(r.id)}`"
     return bk.section(text)
 
 
@@ -145,7 +163,7 @@ def build_home_view(data: HomeData) -> dict[str, Any]:
     shown = data.open_requests[:MAX_REQUESTS]
     if not shown:
         blocks.append(bk.section("_No open requests._"))
-    blocks.extend(_request_block(item) for item in shown)
+    blocks.extend(_request_block(item, data.now) for item in shown)
     if len(data.open_requests) > MAX_REQUESTS:
         more = len(data.open_requests) - MAX_REQUESTS
         blocks.append(bk.context(f"and {more} more: `/staticip status`"))

@@ -18,12 +18,12 @@ from bot.ist import Clock
 from bot.login.delivery import TokenDelivery
 from bot.login.gateway import UpstoxGateway
 from bot.login.tokens import NotLoggedIn, TokenService
+from bot.show.week_rule import WeekRule
 from bot.slack.alerts import Alerts
 from bot.slack.channel import SlackChannel
 from bot.store.database import Database
 from bot.upstox import StaticIps, UpstoxError
 from bot.upstox_messages import describe_upstox_error
-from bot.week_window import change_window
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,13 @@ class HomePublisher:
         gateway: UpstoxGateway,
         alerts: Alerts,
         channel: SlackChannel,
+        week_rule: WeekRule,
         clock: Clock,
         delivery: TokenDelivery | None = None,
     ) -> None:
         self._account = account
         self._delivery = delivery
+        self._week_rule = week_rule
         self._db = db
         self._tokens = tokens
         self._gateway = gateway
@@ -138,7 +140,7 @@ class HomePublisher:
         now = self._clock()
         window = None
         if ips is not None:
-            window = change_window(ips.primary_ip_updated_at, ips.secondary_ip_updated_at, now)
+            window = await self._week_rule.window(ips, now)
         open_requests = tuple(
             [
                 OpenRequest(r, await self._permalink(r.card_channel, r.card_ts))

@@ -112,9 +112,10 @@ class LoginMessages(Protocol):
 
 
 class Reconciler(Protocol):
-    """Finishes a change that waited for a login (the change-request service)."""
+    """Finishes a change that waited for a login (the change-request service); told who
+    logged in, so the change's thread can say so."""
 
-    async def reconcile_soon(self) -> None: ...
+    async def reconcile_soon(self, login: LoginResult | None = None) -> None: ...
 
 
 class HomeRefresh(Protocol):
@@ -606,7 +607,7 @@ class LoginService:
             logged_in=self._alerts.confirmation(result),
             morning=requested_by == MORNING_REQUESTER,
         )
-        await self._reconciler.reconcile_soon()
+        await self._reconciler.reconcile_soon(result)
         self._home.refresh_soon()
         return result
 

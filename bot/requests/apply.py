@@ -28,7 +28,8 @@ from bot.login.gateway import UpstoxGateway
 from bot.login.service import LoginAlerts
 from bot.login.tokens import NotLoggedIn, TokenDeath, TokenService
 from bot.requests.cards import RequestCards
-from bot.slack.mrkdwn import code
+from bot.show.week_rule import WeekRule
+from bot.slack.mrkdwn import code, escape
 from bot.store.database import Database
 from bot.store.models import AuditEvent, ChangeRequest, NewAuditEvent, TokenState
 from bot.store.request_states import RequestState
@@ -38,6 +39,7 @@ from bot.upstox import (
     UpstoxError,
     UpstoxOutcomeUnknown,
     UpstoxTokenInvalid,
+    UpstoxWeeklyLimit,
 )
 from bot.upstox_messages import LOGIN_HINT, describe_upstox_error
 
@@ -54,7 +56,8 @@ LOGOUT_NOTICE = (
 
 
 def _shown(primary: str | None, secondary: str | None) -> str:
-    return f"`{primary or '—'}` (primary) and `{secondary or '—'}` (secondary)"
+    """Two IPs for a channel message; they come from Upstox, so escaped (`code`)."""
+    return f"{code(primary or '—')} (primary) and {code(secondary or '—')} (secondary)"
 
 
 def drifted(request: ChangeRequest, ips: StaticIps) -> bool:
@@ -81,6 +84,7 @@ class ChangeApplier:
         gateway: UpstoxGateway,
         login_alerts: LoginAlerts,
         cards: RequestCards,
+        week_rule: WeekRule,
         account: str,
         clock: Clock,
         put_grace: timedelta,
@@ -93,6 +97,7 @@ class ChangeApplier:
         self._gateway = gateway
         self._login_alerts = login_alerts
         self._cards = cards
+        self._week_rule = week_rule
         self._account = account
         self._clock = clock
         # The settling period: longer than the PUT's total deadline plus clock skew between
@@ -160,13 +165,16 @@ class ChangeApplier:
         )
         if not won:  # another task or replica got there first
             return applying
-        outcome = await self._put(applying)
+        outcome = await self._put(applying, ips)
         if isinstance(outcome, ChangeRequest):
             return outcome
         return await self._changed(applying, outcome)
 
-    async def _put(self, applying: ChangeRequest) -> StaticIpUpdateResult | ChangeRequest:
-        """The one PUT: Upstox's answer, or the request as settled when there is none."""
+    async def _put(
+        self, applying: ChangeRequest, checked: StaticIps
+    ) -> StaticIpUpdateResult | ChangeRequest:
+        """The one PUT (against the `checked` IPs): Upstox's answer, or the request as
+        settled when there is none."""
         try:
             result = await self._gateway.update_static_ips(
                 applying.proposed_primary, applying.proposed_secondary
@@ -189,6 +197,8 @@ class ChangeApplier:
             )
         except UpstoxError as error:
             metrics.put("failed")
+            if isinstance(error, UpstoxWeeklyLimit):
+                await self._learn_week_rule(checked, applying.id)
             return await self._fail(
                 applying,
                 S.APPLYING,
@@ -207,6 +217,14 @@ class ChangeApplier:
             return applying
         finally:
             self._put_finished.add(applying.id)
+
+    async def _learn_week_rule(self, checked: StaticIps, request_id: str) -> None:
+        """Upstox refused with UDAPI1185: record what it enforced, if the bot's rule had
+        allowed the change (best effort: the refusal itself is recorded anyway)."""
+        try:
+            await self._week_rule.refused(checked, request_id)
+        except Exception:
+            log.exception("could not record the week rule Upstox enforced")
 
     async def _changed(
         self, applying: ChangeRequest, result: StaticIpUpdateResult
@@ -283,10 +301,10 @@ class ChangeApplier:
         self, applied: ChangeRequest, primary: str | None, secondary: str | None
     ) -> None:
         await self._cards.update(applied)
-        await self._cards.announce(
-            f"The static IPs are now {code(primary or '—')} (primary) and "
-            f"{code(secondary or '—')} (secondary) (request `{applied.id}`, "
-            f"approved by <@{applied.decided_by}>). {LOGOUT_NOTICE}"
+        await self._cards.follow_up(
+            applied,
+            f"The static IPs are now {_shown(primary, secondary)} (request `{applied.id}`, "
+            f"approved by <@{applied.decided_by}>). {LOGOUT_NOTICE}",
         )
 
     async def _move(
@@ -337,6 +355,7 @@ class ChangeApplier:
             return failed
         log.warning("request %s failed: %s", failed.id, reason)
         await self._cards.update(failed)
+        await self._cards.follow_up(failed, f":x: Failed: {escape(reason)}")
         return failed
 
     # -- reconcile ---------------------------------------------------------------------

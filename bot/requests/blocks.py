@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.ips import same_ip
 from bot.ist import format_ist
 from bot.requests.cards import CardView
 from bot.requests.service import MAX_REASON
@@ -25,11 +26,14 @@ Block = dict[str, Any]
 View = dict[str, Any]
 
 APPROVE_ACTION = "request_approve"
+APPROVE_AFTER_CLOSE_ACTION = "request_approve_after_close"
+MARKET_WARNING = "applying now logs the trading system out during market hours"
 REJECT_ACTION = "request_reject"
 DECISION_BLOCK = "decision"
 
 _STATE_LABEL = {
     S.PENDING: "waiting for approval",
+    S.SCHEDULED: "scheduled",
     S.APPROVED: "approved — applying",
     S.APPLYING: "applying",
     S.APPLIED: "applied",
@@ -44,14 +48,40 @@ def code(ip: str | None) -> str:
     return inline_code(ip) if ip else "_none_"
 
 
+def _people(users: tuple[str, ...]) -> str:
+    names = [mention(u) for u in users]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _status(request: ChangeRequest, view: CardView) -> str:
     by = mention(request.decided_by) if request.decided_by else "someone"
+    if request.state is not S.PENDING and len(view.approvers) > 1:
+        by = _people(view.approvers)
     at = format_ist(request.decided_at) if request.decided_at else ""
     state = request.state
+    if state is S.PENDING and view.approvals_required > 1:
+        so_far = f" Approved so far by {_people(view.approvers)}." if view.approvers else ""
+        return (
+            f":hourglass_flowing_sand: *Waiting for approvals: {len(view.approvers)} of "
+            f"{view.approvals_required}* (distinct approvers, not the requester).{so_far} "
+            f"Expires {format_ist(request.expires_at)}."
+        )
+    if state is S.PENDING and request.scheduled_at is not None:
+        return (
+            f":hourglass_flowing_sand: *Waiting for an approver.* Asked for "
+            f"{format_ist(request.scheduled_at)}: approving schedules the change for then. "
+            f"Expires {format_ist(request.expires_at)}."
+        )
     if state is S.PENDING:
         return (
             f":hourglass_flowing_sand: *Waiting for an approver.* Expires "
             f"{format_ist(request.expires_at)}."
+        )
+    if state is S.SCHEDULED:
+        when = format_ist(request.scheduled_at) if request.scheduled_at else "later"
+        return (
+            f":calendar: *Scheduled for {when}* — approved by {by} at {at} for after the "
+            f"close. Until then `/staticip cancel {request.id}` withdraws it."
         )
     if state in (S.APPROVED, S.APPLYING):
         return f":gear: *Approved by {by}* at {at} — applying…"
@@ -67,7 +97,8 @@ def _status(request: ChangeRequest, view: CardView) -> str:
         reason = escape(request.failure_reason or "no reason recorded")
         return f":x: *Failed* — approved by {by} at {at}, then: {reason}"
     if state is S.REJECTED:
-        return f":no_entry_sign: *Rejected* by {by} at {at}. Nothing was changed."
+        why = f" Reason given: {escape(request.failure_reason)}" if request.failure_reason else ""
+        return f":no_entry_sign: *Rejected* by {by} at {at}. Nothing was changed.{why}"
     if state is S.CANCELLED:
         return f":wastebasket: *Cancelled* by {by} at {at}. Nothing was changed."
     return (
@@ -76,20 +107,41 @@ def _status(request: ChangeRequest, view: CardView) -> str:
     )
 
 
-def _buttons(request: ChangeRequest) -> bk.ActionsBlock:
+def _buttons(request: ChangeRequest, view: CardView) -> bk.ActionsBlock:
+    when = f"Applied at {format_ist(request.scheduled_at)}. " if request.scheduled_at else ""
+    # The confirm dialog repeats the card's trading-hours warning.
+    market = f":red_circle: *Trading hours: {MARKET_WARNING}.* " if view.market_open else ""
     sure = bk.confirm(
-        "Change the static IPs now?",
-        f"Primary {code(request.proposed_primary)}, secondary "
+        "Schedule the change?"
+        if request.scheduled_at is not None
+        else "Change the static IPs now?",
+        f"{market}{when}Primary {code(request.proposed_primary)}, secondary "
         f"{code(request.proposed_secondary)}. This uses this week's only change and logs "
         "out every Upstox session.",
         yes="Approve",
         no="Back",
     )
-    return bk.actions(
+    buttons = [
         bk.button("Approve", APPROVE_ACTION, value=request.id, style="primary", confirm=sure),
         bk.button("Reject", REJECT_ACTION, value=request.id, style="danger"),
-        block_id=DECISION_BLOCK,
-    )
+    ]
+    if view.market_open and view.after_close_at is not None:
+        later = bk.confirm(
+            "Change the IPs after the close?",
+            f"The change is applied at {format_ist(view.after_close_at)}, after the same "
+            "re-check. It uses this week's only change and logs out every Upstox session then.",
+            yes="Schedule",
+            no="Back",
+        )
+        buttons.append(
+            bk.button(
+                "Approve for after close",
+                APPROVE_AFTER_CLOSE_ACTION,
+                value=request.id,
+                confirm=later,
+            )
+        )
+    return bk.actions(*buttons, block_id=DECISION_BLOCK)
 
 
 def quoted_plain(text: str) -> dict[str, Any]:
@@ -103,6 +155,25 @@ def quoted_plain(text: str) -> dict[str, Any]:
             {"type": "rich_text_quote", "elements": [{"type": "text", "text": paragraph}]}
         ],
     }
+
+
+def _host_line(request: ChangeRequest, view: CardView) -> str | None:
+    """Is this host's public IP (PUBLIC_IP_URL) among the proposed IPs?"""
+    if not view.host_check:
+        return None
+    if view.host_ip is None:
+        return (
+            ":grey_question: This host's public IP could not be determined (`PUBLIC_IP_URL` "
+            "did not answer), so the card cannot say whether it is in the proposal."
+        )
+    ip = inline_code(view.host_ip)
+    proposed = (request.proposed_primary, request.proposed_secondary)
+    if any(same_ip(view.host_ip, p) for p in proposed):
+        return f":white_check_mark: This host's public IP {ip} is among the proposed IPs."
+    return (
+        f":rotating_light: *This host's public IP {ip} is not among the proposed IPs: after "
+        "this change, orders from this host will be rejected.*"
+    )
 
 
 def request_card(view: CardView) -> tuple[str, list[Block]]:
@@ -138,12 +209,30 @@ def request_card(view: CardView) -> tuple[str, list[Block]]:
                 "over IPv6."
             )
         blocks.append(bk.context(*warnings))
+        if view.market_open and request.scheduled_at is not None:
+            blocks.append(
+                bk.section(
+                    ":red_circle: *The time asked for is inside trading hours: applying then "
+                    "logs the trading system out during market hours.*"
+                )
+            )
+        elif view.market_open:
+            blocks.append(
+                bk.section(
+                    f":red_circle: *Trading hours: {MARKET_WARNING}.* Approve applies it now; "
+                    "*Approve for after close* applies it at "
+                    f"{format_ist(view.after_close_at) if view.after_close_at else 'the close'}."
+                )
+            )
+        host = _host_line(request, view)
+        if host is not None:
+            blocks.append(bk.section(host))
     blocks.append(bk.section(_status(request, view)))
     if view.note:
         # A note may quote Upstox (an error message): nothing in it may become a link.
         blocks.append(bk.context(escape(view.note)))
     if request.state is S.PENDING:
-        blocks.append(_buttons(request))
+        blocks.append(_buttons(request, view))
     text = (
         f"IP change request {request.id} by {mention(request.requester_id)}: primary "
         f"{request.current_primary or 'none'} → {request.proposed_primary} "
@@ -173,6 +262,7 @@ def requester_confirmation(request: ChangeRequest, permalink: str | None) -> str
 _ICONS = {
     "requested": ":memo:",
     "approved": ":white_check_mark:",
+    "approval": ":ballot_box_with_check:",
     "rejected": ":no_entry_sign:",
     "cancelled": ":wastebasket:",
     "expired": ":alarm_clock:",
@@ -184,6 +274,7 @@ _ICONS = {
     "logged_in": ":key:",
     "token_invalidated": ":lock:",
     "token_requested": ":iphone:",
+    "week_rule_learned": ":books:",
     "alert": ":rotating_light:",
 }
 _MAX_DETAIL = 300
@@ -211,6 +302,8 @@ def _detail(entry: AuditEntry) -> str:
     if event == "requested":
         reason = escape(_short(d.get("reason", "")))
         return f"{_ips(d)} — “{reason}”" if reason else _ips(d)
+    if event == "rejected" and d.get("reason"):
+        return f"“{escape(_short(d.get('reason', '')))}”"
     if event in ("applying", "applied"):
         return _ips(d)
     if event == "failed":
@@ -225,6 +318,12 @@ def _detail(entry: AuditEntry) -> str:
         return f"via {escape(str(d.get('via', '?')))}"
     if event == "token_invalidated":
         return escape(_short(d.get("reason", "")))
+    if event == "approval":
+        return escape(f"{d.get('count', '?')} of {d.get('required', '?')} approvals")
+    if event == "week_rule_learned":
+        gap = d.get("gap_seconds")
+        days = f"{int(gap) / 86400:.1f} days" if isinstance(gap, int) else "?"
+        return escape(f"Upstox refused a change {days} after the last one (UDAPI1185)")
     if event == "alert":
         return escape(f"{d.get('condition', '?')} {d.get('state', '')}".strip())
     return ""
@@ -255,7 +354,7 @@ def history_message(page: AuditPage) -> tuple[str, list[Block]]:
 # -- the change-request form ------------------------------------------------------------
 
 CALLBACK_ID = "staticip_set"
-FIELDS = ("primary", "secondary", "reason")
+FIELDS = ("primary", "secondary", "reason", "apply_at")
 _ACTION = "value"
 
 
@@ -291,6 +390,15 @@ def change_request_modal() -> View:
             multiline=True,
             max_length=MAX_REASON,
         ),
+        bk.text_input(
+            "apply_at",
+            "Apply at (IST, optional)",
+            action_id=_ACTION,
+            optional=True,
+            hint="Leave empty to apply on approval; e.g. 2026-12-05 16:00 to schedule it",
+            placeholder="2026-12-05 16:00",
+            max_length=20,
+        ),
     ]
     return bk.view(
         "modal",
@@ -300,6 +408,41 @@ def change_request_modal() -> View:
         close="Cancel",
         callback_id=CALLBACK_ID,
     )
+
+
+REJECT_CALLBACK_ID = "staticip_reject"
+REJECT_FIELD = "reject_reason"
+
+
+def reject_modal(request_id: str, summary: str) -> View:
+    """Reject with an optional reason; the request id rides in private_metadata (and is
+    checked again on submission like any click)."""
+    built = bk.view(
+        "modal",
+        [
+            bk.section(summary),
+            bk.text_input(
+                REJECT_FIELD,
+                "Reason (optional)",
+                action_id=_ACTION,
+                optional=True,
+                hint="Shown on the card and in the history",
+                multiline=True,
+                max_length=MAX_REASON,
+            ),
+        ],
+        title="Reject the change",
+        submit="Reject",
+        close="Back",
+        callback_id=REJECT_CALLBACK_ID,
+    )
+    return {**built, "private_metadata": request_id}
+
+
+def rejected_reason(view: View) -> str:
+    values = (view.get("state") or {}).get("values") or {}
+    value = (values.get(REJECT_FIELD) or {}).get(_ACTION) or {}
+    return str(value.get("value") or "")
 
 
 def result_modal(text: str) -> View:

@@ -11,6 +11,7 @@ only the person who clicked (ephemeral).
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -18,12 +19,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import UserFacingError
 from bot.home.blocks import REQUEST_CHANGE_ACTION
+from bot.ist import IST
 from bot.requests.blocks import (
     APPROVE_ACTION,
+    APPROVE_AFTER_CLOSE_ACTION,
     CALLBACK_ID,
     REJECT_ACTION,
+    REJECT_CALLBACK_ID,
     change_request_modal,
     history_message,
+    reject_modal,
+    rejected_reason,
     requester_confirmation,
     result_modal,
     submitted_values,
@@ -50,6 +56,44 @@ def looks_like_ip(word: str) -> bool:
     )
 
 
+_AT = re.compile(r"--at\s+[\"“']?(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})[\"”']?")
+AT_USAGE = 'Give the time in IST as `--at "2026-12-05 16:00"`.'
+
+
+def split_at(args: str) -> tuple[str, datetime | None]:
+    """(the arguments without `--at …`, the IST time asked for or None)."""
+    if "--at" not in args:
+        return args, None
+    found = _AT.search(args)
+    moment = _ist(found[1], found[2]) if found else None
+    if found is None or moment is None:
+        raise UserFacingError(f"{AT_USAGE} Nothing was requested.")
+    return (args[: found.start()] + args[found.end() :]).strip(), moment
+
+
+_FORM_AT = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})\s*$")
+
+
+def form_at(text: str) -> datetime | None:
+    """The form's optional "Apply at" field; raises InvalidFields when it is not a time."""
+    if not text.strip():
+        return None
+    found = _FORM_AT.match(text)
+    moment = _ist(found[1], found[2]) if found else None
+    if moment is None:
+        raise InvalidFields(
+            {"apply_at": "Give the time in IST as 2026-12-05 16:00, or leave it empty."}
+        )
+    return moment
+
+
+def _ist(day: str, clock_time: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(f"{day} {clock_time.zfill(5)}").replace(tzinfo=IST)
+    except ValueError:
+        return None
+
+
 def split_set_args(args: str) -> tuple[str, str | None, str]:
     """(primary, secondary or None, reason); the reason keeps its own spacing."""
     parts = args.strip().split(None, 1)
@@ -71,8 +115,9 @@ def set_command(requests: ChangeRequestService, channel: SlackChannel) -> Handle
                 raise UserFacingError(USAGE)
             await ctx.client.views_open(trigger_id=ctx.trigger_id, view=change_request_modal())
             return
-        primary, secondary, reason = split_set_args(ctx.args)
-        request = await requests.create(ctx.user_id, primary, secondary, reason)
+        args, apply_at = split_at(ctx.args)
+        primary, secondary, reason = split_set_args(args)
+        request = await requests.create(ctx.user_id, primary, secondary, reason, apply_at=apply_at)
         link = await channel.permalink(request.card_channel, request.card_ts)
         await ctx.reply(requester_confirmation(request, link))
 
@@ -150,7 +195,48 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
         return listener
 
     app.action(APPROVE_ACTION)(decision(Verb.APPROVE))
-    app.action(REJECT_ACTION)(decision(Verb.REJECT))
+    app.action(APPROVE_AFTER_CLOSE_ACTION)(decision(Verb.APPROVE_AFTER_CLOSE))
+
+    @app.action(REJECT_ACTION)
+    async def reject_clicked(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """Reject asks for an optional reason first (a modal), if the reject could happen."""
+        await ack()
+        tell = tell_clicker(body, respond, client)
+        async with error_boundary(
+            "reject click", tell, consequence="the card shows the request's real state"
+        ):
+            request = await requests.check_decision(clicked_value(body), clicker(body), Verb.REJECT)
+            summary = (
+                f"Reject request `{request.id}` by <@{request.requester_id}> "
+                f"(primary `{request.proposed_primary}`)? Nothing will change at Upstox."
+            )
+            await client.views_open(
+                trigger_id=str(body.get("trigger_id", "")),
+                view=reject_modal(request.id, summary),
+            )
+
+    @app.view(REJECT_CALLBACK_ID)
+    async def reject_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body.get("view") or {}
+        await ack(response_action="update", view=result_modal(":hourglass: Rejecting…"))
+        view_id = view.get("id")
+
+        async def show(text: str) -> None:
+            if view_id:
+                await client.views_update(view_id=view_id, view=result_modal(f":x: {text}"))
+
+        async with error_boundary("reject with a reason", show, consequence="nothing changed"):
+            rejected = await requests.decide(
+                str(view.get("private_metadata") or ""),
+                clicker(body),
+                Verb.REJECT,
+                reason=rejected_reason(view),
+            )
+            if view_id:
+                text = f":no_entry_sign: Rejected request `{rejected.id}`; the card says so."
+                await client.views_update(view_id=view_id, view=result_modal(text))
 
     @app.action(REQUEST_CHANGE_ACTION)
     async def request_change(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -169,10 +255,18 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
         "checking…" and is then updated with the outcome."""
         view = body.get("view") or {}
         values = submitted_values(view)
+        errors: dict[str, str] = {}
+        apply_at = None
         try:
             requests.check_fields(values["primary"], values["secondary"], values["reason"])
         except InvalidFields as error:
-            await ack(response_action="errors", errors=error.errors)
+            errors.update(error.errors)
+        try:
+            apply_at = form_at(values["apply_at"])
+        except InvalidFields as error:
+            errors.update(error.errors)
+        if errors:
+            await ack(response_action="errors", errors=errors)
             return
         await ack(response_action="update", view=result_modal(":hourglass: Checking with Upstox…"))
         view_id = view.get("id")
@@ -185,7 +279,11 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
             "change request from the form", show, consequence="nothing was requested"
         ):
             request = await requests.create(
-                clicker(body), values["primary"], values["secondary"] or None, values["reason"]
+                clicker(body),
+                values["primary"],
+                values["secondary"] or None,
+                values["reason"],
+                apply_at=apply_at,
             )
             link = await channel.permalink(request.card_channel, request.card_ts)
             if view_id:

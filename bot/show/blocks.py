@@ -16,7 +16,7 @@ from bot.slack import blocks as bk
 from bot.slack.mrkdwn import channel_link, code, escape, mention
 from bot.store.models import ChangeRequest
 from bot.upstox_messages import LOGIN_HINT
-from bot.week_window import RULE_NOTE, ChangeWindow
+from bot.week_window import RULE_NOTE, ChangeWindow, LearnedRule
 
 Payload = dict[str, Any]
 
@@ -38,7 +38,7 @@ def show_message(view: ShowOverview) -> Payload:
         bk.header("Static IPs registered with Upstox"),
         bk.fields(primary, secondary),
         bk.section(window),
-        bk.context(f"The week rule is a guess: {RULE_NOTE}"),
+        bk.context(rule_text(view.window)),
     ]
     host = host_text(view.host)
     if host is not None:
@@ -106,6 +106,26 @@ def window_text(window: ChangeWindow) -> str:
         f"*Next change allowed from {next_at}* (last change {last or 'unknown'}). "
         "A change before then is likely to be refused by Upstox."
     )
+
+
+def rule_text(window: ChangeWindow) -> str:
+    """Which rule the estimate comes from, and what Upstox taught the bot if anything."""
+    learned: LearnedRule | None = window.learned
+    opens = _when(window.calendar_opens_at)
+    calendar = (
+        f"the calendar week opens {opens}"
+        if opens is not None
+        else "a new calendar week opens every Monday 00:00 IST"
+    )
+    if learned is None:
+        return f"*Rule: calendar week* — {calendar}. The week rule is a guess: {RULE_NOTE}"
+    lesson = escape(learned.describe())
+    if window.rule == "learned":
+        return (
+            f"*Rule: learned from Upstox* — {calendar}, but {lesson}. "
+            "Upstox's UDAPI1185 stays the final word."
+        )
+    return f"*Rule: calendar week* — {calendar}; {lesson}. Upstox's UDAPI1185 stays the final word."
 
 
 def host_text(host: HostIp) -> str | None:

@@ -24,6 +24,7 @@ from bot.login.delivery import AppDeliveries, TokenDelivery
 from bot.login.gateway import UpstoxGateway
 from bot.login.tokens import TokenService, TokenStatus
 from bot.public_ip import PublicIpLookup
+from bot.show.week_rule import WeekRule
 from bot.store.database import Database
 from bot.store.models import ChangeRequest
 from bot.upstox import StaticIps, UpstoxError
@@ -86,11 +87,13 @@ class ShowService:
         tokens: TokenService,
         gateway: UpstoxGateway,
         public_ip: PublicIpLookup,
+        week_rule: WeekRule,
         clock: Clock,
         delivery: TokenDelivery | None = None,
     ) -> None:
         self._settings = settings
         self._delivery = delivery
+        self._week_rule = week_rule
         self._db = db
         self._tokens = tokens
         self._gateway = gateway
@@ -114,17 +117,20 @@ class ShowService:
         # only rendering is left when the (shared, possibly slow) IP read returns.
         host_lookup = asyncio.create_task(self._public_ip.current())
         open_lookup = asyncio.create_task(self._db.requests.list_open(self._settings.account))
+        learned_lookup = asyncio.create_task(self._week_rule.learned())
+        lookups = (host_lookup, open_lookup, learned_lookup)
         try:
             ips = await self._gateway.static_ips()
             host_ip = await host_lookup
             open_requests = await open_lookup
+            learned = await learned_lookup
         except BaseException:
-            for task in (host_lookup, open_lookup):
+            for task in lookups:
                 task.cancel()
-            await asyncio.gather(host_lookup, open_lookup, return_exceptions=True)
+            await asyncio.gather(*lookups, return_exceptions=True)
             raise
         now = self._clock()
-        window = change_window(ips.primary_ip_updated_at, ips.secondary_ip_updated_at, now)
+        window = change_window(ips.primary_ip_updated_at, ips.secondary_ip_updated_at, now, learned)
         return ShowOverview(
             now=now,
             ips=ips,

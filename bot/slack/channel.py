@@ -43,6 +43,13 @@ class SlackChannel:
         )
         return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))
 
+    async def reply(self, message: PostedMessage, text: str) -> PostedMessage:
+        """A reply in the thread of `message` (never broadcast to the channel)."""
+        response = await self.client.chat_postMessage(
+            channel=message.channel, thread_ts=message.ts, text=text, unfurl_links=False
+        )
+        return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))
+
     async def update(self, message: PostedMessage, text: str, blocks: Blocks | None = None) -> None:
         await self.client.chat_update(
             channel=message.channel, ts=message.ts, text=text, blocks=blocks or []

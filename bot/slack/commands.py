@@ -103,8 +103,9 @@ def usage_text(approval_channel: str) -> str:
             "• `/staticip` or `/staticip show` — registered IPs, when each last changed, "
             "when the next change is allowed",
             "• `/staticip set <primary> [<secondary>] <reason…>` — request a change "
-            f"(`/staticip set` alone opens a form); an approver decides in <#{approval_channel}>",
-            "• `/staticip cancel <id>` — cancel a pending request",
+            f"(`/staticip set` alone opens a form); an approver decides in <#{approval_channel}>."
+            ' Add `--at "2026-12-05 16:00"` (IST) to have it applied at that time',
+            "• `/staticip cancel <id>` — cancel a pending or scheduled request",
             "• `/staticip status` — Upstox session, pending requests, approvers",
             "• `/staticip history [page]` — the audit trail, newest first",
             "• `/staticip login` — log in to Upstox again "

@@ -37,7 +37,8 @@ def malformed_reason(raw_body: bytes, content_type: str | None) -> str | None:
     form = parse_qs(text, keep_blank_values=True)
     if "payload" not in form:
         # A slash command (or nothing Bolt will route): plain form fields.
-        return _response_url_problem((form.get("response_url") or [""])[-1])
+        urls = form.get("response_url") or []
+        return _response_url_problem(urls[-1] if urls else None)
     if len(form["payload"]) > 1:
         return "more than one `payload`"  # checked here, but Bolt would use the last one
     return _json_object_problem(form["payload"][0], "the payload")

@@ -90,6 +90,20 @@ class AuditLog(Repository):
             total=total,
         )
 
+    async def count_since(self, account: str, event: AuditEvent | str, since: datetime) -> int:
+        """How many `event`s the account has had at or after `since`."""
+        query = (
+            select(func.count())
+            .select_from(audit_events)
+            .where(
+                audit_events.c.account == account,
+                audit_events.c.event == str(event),
+                audit_events.c.at >= since,
+            )
+        )
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
     async def list_for_request(self, request_id: str) -> list[AuditEntry]:
         """Oldest first: the story of one request."""
         query = (

@@ -16,6 +16,7 @@ from sqlalchemy.schema import Column, CreateColumn
 
 from bot.ist import Clock, system_clock
 from bot.store.alerts import AlertRepository
+from bot.store.approvals import ApprovalRepository
 from bot.store.audit import AuditLog
 from bot.store.crypto import TokenCipher
 from bot.store.daily_runs import DailyRunRepository
@@ -25,6 +26,7 @@ from bot.store.requests import RequestRepository
 from bot.store.tables import SCHEMA_VERSION, metadata, schema_version
 from bot.store.token_requests import TokenRequestRepository
 from bot.store.tokens import TokenRepository
+from bot.store.week_refusals import WeekRefusalRepository
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,8 @@ class Database:
         self.alerts = AlertRepository(engine, clock)
         self.deliveries = DeliveryRepository(engine, clock)
         self.daily_runs = DailyRunRepository(engine, clock)
+        self.week_refusals = WeekRefusalRepository(engine, clock)
+        self.approvals = ApprovalRepository(engine, clock)
 
     @property
     def backend(self) -> str:

@@ -33,6 +33,9 @@ __all__ = [
 class AuditEvent(StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"
+    SCHEDULED = "scheduled"
+    SCHEDULE_MISSED = "schedule_missed"
+    APPROVAL = "approval"  # one of several required approvals (APPROVALS_REQUIRED > 1)
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
@@ -45,6 +48,7 @@ class AuditEvent(StrEnum):
     TOKEN_INVALIDATED = "token_invalidated"  # noqa: S105
     TOKEN_REQUESTED = "token_requested"  # noqa: S105
     ALERT = "alert"
+    WEEK_RULE_LEARNED = "week_rule_learned"
 
 
 class TokenState(StrEnum):
@@ -91,6 +95,7 @@ class ChangeRequest:
     card_ts: str | None
     version: int
     updated_at: datetime
+    scheduled_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -118,6 +123,7 @@ class ChangeRequest:
             card_ts=row["card_ts"],
             version=row["version"],
             updated_at=row["updated_at"],
+            scheduled_at=row.get("scheduled_at"),
         )
 
 

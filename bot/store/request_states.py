@@ -1,6 +1,7 @@
 """The change-request state machine, as data.
 
 pending → approved → applying → applied | failed
+pending → scheduled → approved (at its time) | cancelled | pending (missed while down)
 pending → rejected | expired | cancelled
 approved → failed   (drift detected just before applying)
 """
@@ -12,6 +13,7 @@ from enum import StrEnum
 
 class RequestState(StrEnum):
     PENDING = "pending"
+    SCHEDULED = "scheduled"
     APPROVED = "approved"
     APPLYING = "applying"
     APPLIED = "applied"
@@ -22,7 +24,7 @@ class RequestState(StrEnum):
 
 
 OPEN_STATES: frozenset[RequestState] = frozenset(
-    {RequestState.PENDING, RequestState.APPROVED, RequestState.APPLYING}
+    {RequestState.PENDING, RequestState.SCHEDULED, RequestState.APPROVED, RequestState.APPLYING}
 )
 TERMINAL_STATES: frozenset[RequestState] = frozenset(RequestState) - OPEN_STATES
 
@@ -30,10 +32,14 @@ TRANSITIONS: dict[RequestState, frozenset[RequestState]] = {
     RequestState.PENDING: frozenset(
         {
             RequestState.APPROVED,
+            RequestState.SCHEDULED,
             RequestState.REJECTED,
             RequestState.EXPIRED,
             RequestState.CANCELLED,
         }
+    ),
+    RequestState.SCHEDULED: frozenset(
+        {RequestState.APPROVED, RequestState.CANCELLED, RequestState.PENDING}
     ),
     RequestState.APPROVED: frozenset({RequestState.APPLYING, RequestState.FAILED}),
     RequestState.APPLYING: frozenset({RequestState.APPLIED, RequestState.FAILED}),

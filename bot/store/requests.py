@@ -44,6 +44,7 @@ class RequestRepository(Repository):
         expires_at: datetime,
         now: datetime | None = None,
         audit: NewAuditEvent | None = None,
+        scheduled_at: datetime | None = None,
     ) -> ChangeRequest:
         """Insert a pending request, or raise `RequestAlreadyOpen`.
 
@@ -67,6 +68,7 @@ class RequestRepository(Repository):
                 "version": 1,
                 "updated_at": at,
                 "open_slot": account,
+                "scheduled_at": scheduled_at,
             }
             try:
                 async with self._engine.begin() as conn:
@@ -146,6 +148,8 @@ class RequestRepository(Repository):
         decided_at: datetime | None = None,
         applied_at: datetime | None = None,
         failure_reason: str | None = None,
+        scheduled_at: datetime | None = None,
+        expires_at: datetime | None = None,
         audit: NewAuditEvent | None = None,
         correction: bool = False,
     ) -> ChangeRequest | None:
@@ -176,6 +180,8 @@ class RequestRepository(Repository):
             "decided_at": decided_at,
             "applied_at": applied_at,
             "failure_reason": failure_reason,
+            "scheduled_at": scheduled_at,
+            "expires_at": expires_at,
         }
         values.update({k: v for k, v in optional.items() if v is not None})
         query = (

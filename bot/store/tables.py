@@ -62,6 +62,8 @@ change_requests = Table(
     # Equal to `account` while the request is open, NULL once closed: the unique index
     # makes "at most one open request per account" hold across replicas, portably.
     Column("open_slot", String(64)),
+    # When a "scheduled" request is applied (IST time chosen by "Approve for after close").
+    Column("scheduled_at", UtcDateTime),
     Index("ix_change_requests_account_state", "account", "state"),
     Index("uq_change_requests_open_slot", "open_slot", unique=True),
     Index("ix_change_requests_state_expires_at", "state", "expires_at"),
@@ -177,4 +179,28 @@ daily_runs = Table(
     Column("account", String(64), primary_key=True),
     Column("day", String(10), primary_key=True),
     Column("claimed_at", UtcDateTime, nullable=False),
+)
+
+# Every UDAPI1185 that refused a change the bot's week rule allowed: what Upstox enforced.
+week_refusals = Table(
+    "week_refusals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(64), nullable=False),
+    Column("refused_at", UtcDateTime, nullable=False),
+    Column("last_change_at", UtcDateTime, nullable=False),
+    Column("request_id", String(32)),
+    Index("ix_week_refusals_account_id", "account", "id"),
+)
+
+# One row per approver of a request (APPROVALS_REQUIRED > 1): the unique index makes a
+# repeated click, a Slack retry or a second replica count once.
+request_approvals = Table(
+    "request_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(32), nullable=False),
+    Column("approver_id", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("uq_request_approvals_request_id_approver_id", "request_id", "approver_id", unique=True),
 )

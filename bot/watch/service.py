@@ -23,6 +23,7 @@ from bot.login.gateway import UpstoxGateway
 from bot.login.service import LoginAlerts, death_of
 from bot.login.tokens import NotLoggedIn, TokenService
 from bot.public_ip import PublicIpLookup
+from bot.show.week_rule import WeekRule
 from bot.slack.alerts import Alerts
 from bot.store.database import Database
 from bot.store.models import ChangeRequest
@@ -34,7 +35,7 @@ from bot.watch.rules import (
     morning_reminder_condition,
     window_reopened_condition,
 )
-from bot.week_window import ChangeWindow, change_window
+from bot.week_window import ChangeWindow
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,11 @@ class Watcher:
         login_alerts: LoginAlerts,
         public_ip: PublicIpLookup,
         home: HomePublisher,
+        week_rule: WeekRule,
         clock: Clock,
     ) -> None:
         self._settings = settings
+        self._week_rule = week_rule
         self._db = db
         self._tokens = tokens
         self._gateway = gateway
@@ -99,9 +102,7 @@ class Watcher:
             ips = await self._gateway.static_ips()
         except (NotLoggedIn, UpstoxTokenInvalid):
             return  # nothing to compare with; the token check alerts about the login
-        window = change_window(
-            ips.primary_ip_updated_at, ips.secondary_ip_updated_at, self._clock()
-        )
+        window = await self._week_rule.window(ips, self._clock())
         drifting = drift_active
         if public_ip is not None:
             drifting = await self._check_drift(public_ip, ips, window)

@@ -107,7 +107,30 @@ def test_full_state_renders_within_limits() -> None:
     # Capped lists, the cards' links, IST times, and outside text escaped.
     assert blob.count("https://fake.slack.com/archives/CAPPROVALS/p") == MAX_REQUESTS
     assert "and 30 more" in blob
-    assert "*Next allowed change:* Tue 08 Dec 2026, 10:00 IST (the bot's guess)" in blob
+    assert "*Next allowed change:* Mon 07 Dec 2026, 00:00 IST (the bot's guess)" in blob
     assert "<!channel>" not in blob and "&lt;!channel&gt;" in blob
     assert blob.count("r-000000") >= 10
     assert "drift" in blob
+
+
+def test_a_scheduled_request_shows_its_time_and_a_countdown() -> None:
+    from dataclasses import replace
+
+    scheduled = replace(
+        _request(1),
+        state=RequestState.SCHEDULED,
+        scheduled_at=(NOW + timedelta(hours=5, minutes=35)).astimezone(UTC),
+    )
+    view = build_home_view(
+        HomeData(
+            now=NOW,
+            account="acct",
+            token=TokenStatus("valid", expires_at=NOW + timedelta(hours=17)),
+            open_requests=(OpenRequest(scheduled, None),),
+        )
+    )
+    validate_view(view)
+    blob = _blob(view)
+    assert "*scheduled*" in blob
+    assert "applies Wed 02 Dec 2026, 15:35 IST (in 5h 35m)" in blob
+    assert "/staticip cancel r-00000001" in blob

@@ -152,7 +152,7 @@ def test_window_reopened_note_once_per_lock_period(
     clock: MutableClock,
     ip_server: PublicIpServer,
 ) -> None:
-    changed = datetime(2026, 11, 30, 10, 0, tzinfo=IST)  # Monday: locked until Mon 7 Dec 10:00
+    changed = datetime(2026, 11, 30, 10, 0, tzinfo=IST)  # Monday: locked until Mon 7 Dec 00:00
     set_clocks(clock, emulator, changed + timedelta(days=1))
     token = emulator.state.issue_token().value
     emulator.state.set_ips(REGISTERED_PRIMARY, None, primary_ip_updated_at=changed)
@@ -162,17 +162,17 @@ def test_window_reopened_note_once_per_lock_period(
     assert run_job(bot, "ip_watch")
     drift = posts(fake_slack, DRIFT_TEXT)
     assert len(drift) == 1
-    assert "closed until Mon 07 Dec 2026, 10:00 IST" in drift[0].text_blob()
+    assert "closed until Mon 07 Dec 2026, 00:00 IST" in drift[0].text_blob()
     assert posts(fake_slack, "change window has reopened") == []
 
-    set_clocks(clock, emulator, changed + timedelta(days=7, minutes=1))
+    set_clocks(clock, emulator, datetime(2026, 12, 7, 0, 1, tzinfo=IST))  # a new calendar week
     bot.run(_store_fresh_token(bot, emulator))
     assert run_job(bot, "ip_watch")
     assert run_job(bot, "ip_watch")
 
     notes = posts(fake_slack, "change window has reopened")
     assert len(notes) == 1
-    assert "Mon 07 Dec 2026, 10:00 IST" in notes[0].text_blob()
+    assert "Mon 07 Dec 2026, 00:00 IST" in notes[0].text_blob()
     assert DRIFT_IP in notes[0].text_blob()
     assert len(posts(fake_slack, DRIFT_TEXT)) == 1  # the drift alert itself is not repeated
 

@@ -10,7 +10,7 @@ from bot.store.models import AuditEntry, ChangeRequest
 from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
 from tests.support.bot_runner import InProcessBot, wait_until
-from tests.support.conversation import new_key, slash
+from tests.support.conversation import finish_reject, new_key, slash
 from tests.support.fake_slack import FakeSlack, SlackCall
 from tests.support.slack_requests import block_actions_body, post_signed
 
@@ -29,17 +29,33 @@ def click(
     user_id: str,
     approve: bool = True,
     wait: bool = True,
+    reason: str = "",
 ) -> str:
-    """A click on Approve/Reject; returns the response_url key (ephemeral answers go there)."""
+    """A click on Approve/Reject; returns the response_url key (ephemeral answers go there).
+
+    Reject opens the reason modal: it is then submitted (with `reason`) as Slack would."""
     key = new_key("click")
+    trigger_id = f"trigger-{key}"
     body = block_actions_body(
         APPROVE_ACTION if approve else REJECT_ACTION,
         value,
         user_id=user_id,
         response_url=fake_slack.response_url(key),
+        trigger_id=trigger_id,
     )
     response = post_signed(http, base_url, body)
     assert response.status_code == 200, response.text
+    if not approve:
+        finish_reject(
+            http,
+            base_url,
+            fake_slack,
+            key=key,
+            trigger_id=trigger_id,
+            request_id=value,
+            user_id=user_id,
+            reason=reason,
+        )
     return key
 
 
@@ -107,3 +123,14 @@ def request_change(
     [request] = [r for r in all_requests(bot) if r.state is RequestState.PENDING]
     assert request.card_ts is not None
     return request
+
+
+def last_card(fake_slack: FakeSlack, request_id: str, containing: str) -> str:
+    def found() -> str | None:
+        updates = card_updates(fake_slack, request_id)
+        return (
+            updates[-1].text_blob() if updates and containing in updates[-1].text_blob() else None
+        )
+
+    blob: str = fake_slack.wait_for(lambda _: found())
+    return blob

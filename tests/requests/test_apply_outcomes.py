@@ -20,6 +20,7 @@ from tests.requests.helpers import (
     card_updates,
     click,
     events,
+    last_card,
     puts,
     request_change,
     stored,
@@ -31,17 +32,6 @@ from tests.support.conversation import buttons
 from tests.support.fake_slack import FakeSlack
 
 S = RequestState
-
-
-def last_card(fake_slack: FakeSlack, request_id: str, containing: str) -> str:
-    def found() -> str | None:
-        updates = card_updates(fake_slack, request_id)
-        return (
-            updates[-1].text_blob() if updates and containing in updates[-1].text_blob() else None
-        )
-
-    blob: str = fake_slack.wait_for(lambda _: found())
-    return blob
 
 
 def test_drift_since_the_request_refuses_to_apply(
@@ -62,11 +52,18 @@ def test_drift_since_the_request_refuses_to_apply(
 
 
 def test_weekly_limit_from_upstox_fails_the_request_with_the_reason(
-    bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, emulator: EmulatorServer
+    bot: InProcessBot,
+    http: httpx.Client,
+    fake_slack: FakeSlack,
+    emulator: EmulatorServer,
+    clock: MutableClock,
 ) -> None:
+    wednesday = datetime(2026, 11, 25, 12, 0, tzinfo=IST)  # before the real now: token valid
+    clock.set(wednesday)
+    emulator.state.clock.set(wednesday)
     request = request_change(http, bot, fake_slack)
     # Same IPs (no drift), but Upstox counts a change made yesterday: it answers UDAPI1185.
-    yesterday = datetime.now(IST) - timedelta(days=1)
+    yesterday = wednesday - timedelta(days=1)
     emulator.state.set_ips(REGISTERED_PRIMARY, None, primary_ip_updated_at=yesterday)
     click(http, bot.base_url, fake_slack, request.id, user_id="UAPPROVER1")
     failed = wait_state(bot, request.id, S.FAILED)

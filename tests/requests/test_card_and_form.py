@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 
-from bot.ist import format_ist
+from bot.ist import IST, format_ist
 from bot.slack.blocks import validate_message, validate_view
 from bot.upstox.emulator import EmulatorServer
+from bot.week_window import first_monday_after
 from tests.conftest import REGISTERED_PRIMARY
 from tests.requests.helpers import (
     CHANNEL,
@@ -53,7 +54,7 @@ def test_card_shows_everything_an_approver_needs(
         "*Proposed secondary*\n`9.9.9.9`",
     ]
     # The week-lock warning, the logout warning, the expiry (all IST with dates).
-    next_change = format_ist(clock() + timedelta(days=7))
+    next_change = format_ist(first_monday_after(clock()))  # the next calendar week
     assert (
         f"This uses the change for this week — the next one is possible from {next_change}" in blob
     )
@@ -137,6 +138,7 @@ def test_set_alone_opens_the_form_with_the_trigger_id(
         "primary",
         "secondary",
         "reason",
+        "apply_at",  # optional: an IST time schedules the change for then
     ]
     validate_view(view)
 
@@ -233,3 +235,35 @@ def test_a_reason_cannot_imitate_card_lines(
     assert quoted == "moving :white_check_mark: *Applied* — approved by <@UAPPROVER1> > *Status*"
     assert not [t for t in mrkdwn_texts(card.params) if "Applied" in t or "UAPPROVER1" in t]
     validate_message(card.params)
+
+
+def test_form_time_field_asks_for_a_time_and_refuses_a_bad_one(
+    bot: InProcessBot,
+    http: httpx.Client,
+    fake_slack: FakeSlack,
+    emulator: EmulatorServer,
+    clock: MutableClock,
+) -> None:
+    bad = post_signed(
+        http,
+        bot.base_url,
+        view_submission({"primary": "10.0.0.1", "reason": "x", "apply_at": "tomorrow 4pm"}),
+    ).json()
+    assert bad["response_action"] == "errors"
+    assert set(bad["errors"]) == {"primary", "apply_at"}  # every problem at once
+    assert "2026-12-05 16:00" in bad["errors"]["apply_at"]
+    assert cards(fake_slack) == [] and all_requests(bot) == [] and puts(emulator) == 0
+
+    at = (clock() + timedelta(days=1)).astimezone(IST).replace(second=0, microsecond=0)
+    response = post_signed(
+        http,
+        bot.base_url,
+        view_submission(
+            {"primary": "8.8.8.8", "reason": "later", "apply_at": at.strftime("%Y-%m-%d %H:%M")}
+        ),
+    )
+    assert response.json()["response_action"] == "update"
+    fake_slack.wait_for_call("views.update", lambda c: "is posted for approval" in c.text_blob())
+    [request] = all_requests(bot)
+    assert request.scheduled_at == at
+    assert "Asked for" in cards(fake_slack)[0].text_blob()

@@ -3,7 +3,7 @@ stored request, nothing sent to Upstox."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 
@@ -78,15 +78,24 @@ def test_registered_secondary_cannot_become_the_primary_without_a_new_secondary(
 
 
 def test_closed_week_window_says_when_it_reopens(
-    bot: InProcessBot, http: httpx.Client, fake_slack: FakeSlack, emulator: EmulatorServer
+    bot: InProcessBot,
+    http: httpx.Client,
+    fake_slack: FakeSlack,
+    emulator: EmulatorServer,
+    clock: MutableClock,
 ) -> None:
-    changed = datetime.now(IST) - timedelta(days=2)
+    # Both clocks go back in time (the seeded token stays valid): Wednesday, changed Monday.
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=IST)
+    clock.set(now)
+    emulator.state.clock.set(now)
+    changed = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
     emulator.state.set_ips(REGISTERED_PRIMARY, None, primary_ip_updated_at=changed)
     answer = slash(http, bot.base_url, fake_slack, "set 8.8.8.8 new host")
     text = answer.params["text"]
     assert "The weekly change window is closed" in text
-    reopens = (changed + timedelta(days=7)).strftime("%a %d %b %Y, %H:%M IST")
-    assert f"the next change is possible from {reopens}" in text
+    # The calendar week: the next one opens Monday 00:00 IST.
+    assert "the next change is possible from Mon 30 Nov 2026, 00:00 IST" in text
+    assert "the calendar week" in text
     assert_nothing_happened(bot, fake_slack, emulator)
 
 

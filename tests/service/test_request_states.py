@@ -24,6 +24,10 @@ def test_the_documented_edges_and_only_those() -> None:
         (S.PENDING, S.REJECTED),
         (S.PENDING, S.EXPIRED),
         (S.PENDING, S.CANCELLED),
+        (S.PENDING, S.SCHEDULED),
+        (S.SCHEDULED, S.APPROVED),
+        (S.SCHEDULED, S.CANCELLED),
+        (S.SCHEDULED, S.PENDING),  # missed while the bot was down, and unsafe now
         (S.APPROVED, S.APPLYING),
         (S.APPROVED, S.FAILED),
         (S.APPLYING, S.APPLIED),
@@ -34,7 +38,8 @@ def test_the_documented_edges_and_only_those() -> None:
 def test_open_and_terminal_partition_the_states() -> None:
     assert set(S) == OPEN_STATES | TERMINAL_STATES
     assert not OPEN_STATES & TERMINAL_STATES
-    assert all(is_open(s) == (s in {S.PENDING, S.APPROVED, S.APPLYING}) for s in S)
+    open_states = {S.PENDING, S.SCHEDULED, S.APPROVED, S.APPLYING}
+    assert all(is_open(s) == (s in open_states) for s in S)
     assert all(not TRANSITIONS[s] for s in TERMINAL_STATES)
 
 
@@ -44,7 +49,7 @@ def test_closed_states_never_reopen() -> None:
 
 def test_sources_for() -> None:
     assert sources_for(S.FAILED) == {S.APPROVED, S.APPLYING}
-    assert sources_for(S.PENDING) == frozenset()
+    assert sources_for(S.PENDING) == {S.SCHEDULED}
 
 
 def test_check_transition() -> None:

@@ -9,6 +9,7 @@ from bot.ist import IST
 from bot.week_window import (
     WEEK,
     ChangeWindow,
+    LearnedRule,
     change_window,
     first_monday_after,
     next_allowed_after,
@@ -41,21 +42,39 @@ def test_never_changed_is_allowed() -> None:
     assert window == ChangeWindow(allowed=True, next_allowed_at=None, last_change_at=None)
 
 
-def test_wednesday_change_unlocks_next_wednesday_same_time() -> None:
+def test_wednesday_change_unlocks_next_monday_midnight() -> None:
     last = ist(2026, 11, 25, 10, 0)
     assert last.strftime("%a") == "Wed"
-    window = change_window(last, None, ist(2026, 12, 2, 9, 59))
-    assert window.next_allowed_at == ist(2026, 12, 2, 10, 0)
+    window = change_window(last, None, ist(2026, 11, 29, 23, 59, 59))
+    assert window.next_allowed_at == ist(2026, 11, 30, 0, 0)
+    assert window.rule == "calendar_week"
     assert not window.allowed
-    assert change_window(last, None, ist(2026, 12, 2, 10, 0)).allowed
+    assert change_window(last, None, ist(2026, 11, 30, 0, 0)).allowed
 
 
-def test_sunday_late_change_is_still_locked_for_seven_days_not_until_monday() -> None:
-    # Monday 30 Nov 00:00 is only an hour later; 7 days is the later bound.
+def test_sunday_late_change_unlocks_an_hour_later_on_monday() -> None:
+    # The calendar week ends Sunday 24:00 IST: a new week, a new change.
     last = ist(2026, 11, 29, 23, 0)
     assert last.strftime("%a") == "Sun"
-    assert next_allowed_after(last) == ist(2026, 12, 6, 23, 0)
-    assert first_monday_after(last) == ist(2026, 11, 30, 0, 0)
+    assert next_allowed_after(last) == ist(2026, 11, 30, 0, 0)
+    assert change_window(last, None, ist(2026, 11, 30, 0, 5)).allowed
+
+
+def test_learned_rolling_week_pushes_the_estimate_and_says_so() -> None:
+    last = ist(2026, 11, 29, 23, 0)
+    # Upstox refused a change 1 h 5 min after that one: it is not the calendar week.
+    learned = LearnedRule(refused_at=ist(2026, 11, 30, 0, 5), last_change_at=last)
+    assert learned.min_gap == WEEK
+    window = change_window(last, None, ist(2026, 12, 3, 12, 0), learned)
+    assert window.next_allowed_at == ist(2026, 12, 6, 23, 0)
+    assert window.calendar_opens_at == ist(2026, 11, 30, 0, 0)
+    assert window.rule == "learned"
+    assert not window.allowed
+    assert "refused a change 1 hour after the last one" in learned.describe()
+    # A Monday change: the calendar week (next Monday) and 7 days agree.
+    monday = change_window(ist(2026, 11, 30, 0, 0), None, ist(2026, 12, 1), learned)
+    assert monday.next_allowed_at == ist(2026, 12, 7, 0, 0)
+    assert monday.rule == "calendar_week"
 
 
 def test_monday_midnight_change_unlocks_next_monday_midnight() -> None:
@@ -74,14 +93,14 @@ def test_midnight_is_ist_not_utc() -> None:
 
 def test_year_end() -> None:
     last = ist(2026, 12, 31, 23, 59, 59)
-    assert next_allowed_after(last) == ist(2027, 1, 7, 23, 59, 59)
+    assert next_allowed_after(last) == ist(2027, 1, 4, 0, 0)
     assert first_monday_after(last) == ist(2027, 1, 4, 0, 0)
 
 
 def test_later_of_the_two_slots_counts() -> None:
     window = change_window(ist(2026, 11, 2, 9, 0), ist(2026, 11, 25, 10, 0), ist(2026, 11, 26))
     assert window.last_change_at == ist(2026, 11, 25, 10, 0)
-    assert window.next_allowed_at == ist(2026, 12, 2, 10, 0)
+    assert window.next_allowed_at == ist(2026, 11, 30, 0, 0)
     assert not window.allowed
 
 
@@ -89,7 +108,7 @@ def test_future_timestamp_stays_locked() -> None:
     now = ist(2026, 11, 25, 10, 0)
     window = change_window(now + timedelta(hours=3), None, now)
     assert not window.allowed
-    assert window.next_allowed_at == now + timedelta(hours=3) + WEEK
+    assert window.next_allowed_at == ist(2026, 11, 30, 0, 0)
 
 
 def test_absurd_far_future_timestamp_does_not_crash_and_stays_locked() -> None:
@@ -101,12 +120,14 @@ def test_absurd_far_future_timestamp_does_not_crash_and_stays_locked() -> None:
 @example(last=ist(2026, 11, 29, 23, 0))
 @example(last=ist(2026, 11, 30, 0, 0))
 @example(last=ist(2026, 12, 31, 23, 59, 59))
-def test_next_allowed_is_a_monday_midnight_or_exactly_a_week_later(last: datetime) -> None:
+def test_next_allowed_is_the_next_monday_midnight(last: datetime) -> None:
     nxt = next_allowed_after(last).astimezone(IST)
-    monday_midnight = nxt.weekday() == 0 and nxt.time() == datetime.min.time()
-    assert monday_midnight or nxt == last + WEEK
-    assert nxt >= last + WEEK
-    assert nxt > last
+    assert nxt.weekday() == 0 and nxt.time() == datetime.min.time()
+    assert last < nxt <= last + WEEK
+    # ... in the calendar week after the one of `last`.
+    assert (nxt - timedelta(days=7)).date() <= last.astimezone(IST).date()
+    learned = LearnedRule(refused_at=last + timedelta(days=2), last_change_at=last)
+    assert next_allowed_after(last, learned) == max(nxt, last + WEEK)
 
 
 @given(last=moments)

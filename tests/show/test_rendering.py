@@ -25,7 +25,7 @@ from bot.slack.blocks import validate_message
 from bot.store.models import ChangeRequest, TokenSource
 from bot.store.request_states import OPEN_STATES, RequestState
 from bot.upstox import StaticIps
-from bot.week_window import change_window
+from bot.week_window import LearnedRule, change_window
 
 NOW = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)  # Wed 25 Nov 2026, 12:00 IST
 
@@ -121,8 +121,11 @@ def test_every_show_variant_is_within_the_limits(
 def test_show_window_texts() -> None:
     locked = show_message(_show(IPS_VARIANTS["both"], HOSTS[0]))
     assert (
-        "*Next change allowed from Mon 30 Nov 2026, 10:15 IST* (last change Mon 23 Nov "
+        "*Next change allowed from Mon 30 Nov 2026, 00:00 IST* (last change Mon 23 Nov "
         "2026, 10:15 IST)" in str(locked)
+    )
+    assert "*Rule: calendar week* — the calendar week opens Mon 30 Nov 2026, 00:00 IST" in str(
+        locked
     )
     never = show_message(_show(IPS_VARIANTS["never-changed"], HOSTS[0]))
     assert "Upstox reports no earlier change" in str(never)
@@ -130,6 +133,24 @@ def test_show_window_texts() -> None:
     assert "changed `yesterday-ish` (as Upstox sent it)" in str(raw)
     future = show_message(_show(IPS_VARIANTS["future-time"], HOSTS[0]))
     assert "probably not allowed now" in str(future)
+
+
+def test_show_says_the_rule_was_learned_from_upstox() -> None:
+    ips = IPS_VARIANTS["both"]  # last change Mon 23 Nov 10:15 IST; now Wed 25 Nov 12:00
+    assert ips.last_changed_at is not None
+    learned = LearnedRule(
+        refused_at=NOW - timedelta(days=7), last_change_at=NOW - timedelta(days=12)
+    )
+    window = change_window(ips.primary_ip_updated_at, ips.secondary_ip_updated_at, NOW, learned)
+    view = ShowOverview(now=NOW, ips=ips, window=window, host=HOSTS[0])
+    payload = show_message(view)
+    validate_message(payload)
+    blob = "\n".join(iter_texts(payload))
+    assert "*Next change allowed from Mon 30 Nov 2026, 10:15 IST*" in blob
+    assert (
+        "*Rule: learned from Upstox* — the calendar week opens Mon 30 Nov 2026, 00:00 IST" in blob
+    )
+    assert "Upstox refused a change 5 days after the last one" in blob
 
 
 @pytest.mark.parametrize(

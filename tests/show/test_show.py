@@ -49,7 +49,7 @@ def test_show_lists_both_ips_their_change_times_and_the_next_window_in_ist(
     assert "`203.0.113.10`" in blob and "`198.51.100.20`" in blob
     assert "changed Mon 02 Nov 2026, 10:15 IST" in blob
     assert "changed Sat 03 Oct 2026, 10:15 IST" in blob
-    assert "Next change allowed from Mon 09 Nov 2026, 10:15 IST" in blob
+    assert "Next change allowed from Mon 09 Nov 2026, 00:00 IST" in blob
     assert "As of Wed 04 Nov 2026, 12:00 IST" in blob
     assert "guess" in blob and "UDAPI1185" in blob
     assert "Primary 203.0.113.10, secondary 198.51.100.20." in answer.text

@@ -51,7 +51,18 @@ def test_audit_log_is_append_only_by_api() -> None:
     from bot.store.audit import AuditLog
 
     public = {name for name in vars(AuditLog) if not name.startswith("_")}
-    assert public == {"append", "page", "list_for_request"}
+    assert public == {"append", "page", "list_for_request", "count_since"}  # reads only
+
+
+async def test_count_since(db: Database, clock: FakeClock) -> None:
+    start = clock.now
+    await db.audit.append("default", "logged_in", "U1")
+    clock.advance(timedelta(minutes=5))
+    await db.audit.append("default", "logged_in", "U1")
+    await db.audit.append("other", "logged_in", "U1")
+    await db.audit.append("default", "alert", "bot")
+    assert await db.audit.count_since("default", "logged_in", start) == 2
+    assert await db.audit.count_since("default", "logged_in", clock.now) == 1
 
 
 async def test_history_of_100k_rows_uses_the_index(tmp_path: Path, clock: FakeClock) -> None:

@@ -69,6 +69,9 @@ def bot_env(
         "DATABASE_URL": database_url,
         "BOT_SECRET_KEY": BOT_SECRET_KEY,
         "ALLOW_NON_PUBLIC_IPS": "false",
+        # No trading hours unless a test sets them: cards must not depend on the hour of
+        # the day the suite runs at (tests of market hours set TRADING_HOURS themselves).
+        "TRADING_HOURS": "",
     }
     env.update({k.upper(): v for k, v in overrides.items()})
     return env

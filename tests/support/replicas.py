@@ -25,7 +25,7 @@ from bot.store.database import Database, open_database
 from bot.store.models import ChangeRequest
 from bot.store.request_states import RequestState
 from tests.support.bot_runner import BOT_SECRET_KEY, BotProcess, wait_until
-from tests.support.conversation import new_key, slash
+from tests.support.conversation import finish_reject, new_key, slash
 from tests.support.fake_slack import FakeSlack, SlackCall
 from tests.support.slack_requests import block_actions_body, post_signed
 
@@ -119,13 +119,25 @@ def click(
 ) -> Click:
     """One signed Approve/Reject click; its ephemeral answer (if any) goes to `key`."""
     key = key or new_key("click")
+    trigger_id = f"trigger-{key}"
     body = block_actions_body(
         APPROVE_ACTION if approve else REJECT_ACTION,
         value,
         user_id=user_id,
         response_url=fake_slack.response_url(key),
+        trigger_id=trigger_id,
     )
     response = post_signed(http, base_url, body, extra_headers=extra_headers)
+    if not approve and response.status_code == 200:  # Reject asks for a reason: submit it
+        finish_reject(
+            http,
+            base_url,
+            fake_slack,
+            key=key,
+            trigger_id=trigger_id,
+            request_id=value,
+            user_id=user_id,
+        )
     return Click(base_url, user_id, key, response.status_code)
 
 

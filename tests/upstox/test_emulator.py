@@ -120,9 +120,28 @@ def test_omitted_secondary_keeps_the_registered_one(
     assert response.json()["data"]["secondary_ip"] == "203.0.113.2"
 
 
-async def test_weekly_rule_blocks_then_reopens(
+async def test_calendar_week_rule_reopens_on_monday_midnight_ist(
     emulator: EmulatorServer, client: UpstoxClient
 ) -> None:
+    assert emulator.state.week_rule == "calendar_week"  # the documented rule is the default
+    emulator.state.clock.set(WEDNESDAY, frozen=True)
+    await client.update_static_ips(fresh_token(emulator), "203.0.113.10", None)
+
+    emulator.state.clock.set(datetime(2026, 4, 5, 23, 59, 59, tzinfo=IST), frozen=True)  # Sun
+    with pytest.raises(UpstoxWeeklyLimit):
+        await client.update_static_ips(fresh_token(emulator), "203.0.113.20", None)
+    emulator.state.clock.advance(1)  # Monday 00:00 IST: a new calendar week
+    second = await client.update_static_ips(fresh_token(emulator), "203.0.113.20", None)
+    assert second.primary_ip == "203.0.113.20"
+    statuses = [call.status for call in emulator.state.calls_to("PUT /v2/user/ip")]
+    assert statuses == [200, 423, 200]
+
+
+async def test_rolling_seven_days_rule_blocks_then_reopens(
+    emulator: EmulatorServer, client: UpstoxClient
+) -> None:
+    snapshot = admin(emulator, "POST", "/config", json={"week_rule": "rolling_7_days"})
+    assert snapshot["week_rule"] == "rolling_7_days"
     emulator.state.clock.set(WEDNESDAY, frozen=True)
     first = await client.update_static_ips(fresh_token(emulator), "203.0.113.10", None)
     assert first.access_tokens_invalidated is True
@@ -140,6 +159,7 @@ async def test_weekly_rule_blocks_then_reopens(
     assert second.primary_ip == "203.0.113.20"
     statuses = [call.status for call in emulator.state.calls_to("PUT /v2/user/ip")]
     assert statuses == [200, 423, 423, 200]
+    assert admin(emulator, "POST", "/reset")["week_rule"] == "calendar_week"
 
 
 async def test_secondary_only_change_uses_up_the_week(
@@ -386,7 +406,7 @@ def test_admin_api_round_trip(emulator: EmulatorServer) -> None:
     ]
     state = admin(emulator, "GET", "/state")
     assert state["ips"]["primary_ip"] == "203.0.113.1"
-    assert state["next_change_allowed_at"] == "2026-04-08T10:00:00+05:30"
+    assert state["next_change_allowed_at"] == "2026-04-06T00:00:00+05:30"  # calendar week
     assert token not in str(state)
 
     with httpx.Client(base_url=f"{emulator.base_url}/_emulator") as http:

@@ -262,8 +262,14 @@ def test_any_error_body_maps_to_an_upstox_error(
     assert str(error)
 
 
-def test_week_unlock_is_the_later_of_next_monday_and_seven_days() -> None:
+def test_emulator_week_rules_calendar_week_and_rolling_seven_days() -> None:
     wednesday = datetime(2026, 4, 1, 10, 0, tzinfo=IST)
-    assert week_unlock_at(wednesday) == wednesday + timedelta(days=7)
+    assert week_unlock_at(wednesday) == datetime(2026, 4, 6, 0, 0, tzinfo=IST)
+    assert week_unlock_at(wednesday, "rolling_7_days") == wednesday + timedelta(days=7)
+    sunday_late = datetime(2026, 4, 5, 23, 0, tzinfo=IST)
+    assert week_unlock_at(sunday_late) == datetime(2026, 4, 6, 0, 0, tzinfo=IST)
     monday_midnight = datetime(2026, 4, 6, 0, 0, tzinfo=IST)
     assert week_unlock_at(monday_midnight) == datetime(2026, 4, 13, 0, 0, tzinfo=IST)
+    assert week_unlock_at(monday_midnight, "rolling_7_days") == datetime(
+        2026, 4, 13, 0, 0, tzinfo=IST
+    )

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.ist import IST
-from bot.upstox.emulator.rules import EmulatorError, RateLimiter
+from bot.upstox.emulator.rules import EmulatorError, RateLimiter, WeekRule
 from bot.upstox.emulator.state import (
     AbsentStyle,
     EmulatorState,
@@ -68,6 +68,7 @@ class ConfigBody(_Body):
     ip_access: IpAccess | None = None
     absent_fields: AbsentStyle | None = None
     rate_limits: list[tuple[float, int]] | None = None
+    week_rule: WeekRule | None = None
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -147,6 +148,8 @@ def admin_router(state: EmulatorState) -> APIRouter:
             state.ip_access = body.ip_access
         if body.absent_fields is not None:
             state.absent_fields = body.absent_fields
+        if body.week_rule is not None:
+            state.week_rule = body.week_rule
         if body.rate_limits is not None:
             state.rate_limiter = RateLimiter(tuple(body.rate_limits))
         return state.snapshot()

@@ -6,7 +6,7 @@ import ipaddress
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from bot.ist import IST
 
@@ -49,13 +49,21 @@ def error_envelope(
     }
 
 
-def week_unlock_at(last_change: datetime) -> datetime:
-    """Conservative reading of "once per calendar week": the later of the first Monday
-    00:00 IST after the change and the change + 7 days."""
+WeekRule = Literal["calendar_week", "rolling_7_days"]
+WEEK_RULES: tuple[WeekRule, ...] = ("calendar_week", "rolling_7_days")
+DEFAULT_WEEK_RULE: WeekRule = "calendar_week"
+
+
+def week_unlock_at(last_change: datetime, rule: WeekRule = DEFAULT_WEEK_RULE) -> datetime:
+    """When Upstox accepts the next change. "calendar_week" is the documented rule ("once
+    per calendar week", read as Monday 00:00 – Sunday 24:00 IST): the first Monday 00:00
+    IST after the change. "rolling_7_days" is how other brokers read the same NSE rule:
+    the change + 7 days. Which one Upstox really applies is undocumented."""
+    if rule == "rolling_7_days":
+        return last_change + timedelta(days=7)
     local = last_change.astimezone(IST)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    next_monday = midnight + timedelta(days=7 - local.weekday())
-    return max(next_monday, last_change + timedelta(days=7))
+    return midnight + timedelta(days=7 - local.weekday())
 
 
 def canonical_ip(value: Any, field_name: str) -> str:

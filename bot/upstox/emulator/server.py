@@ -19,8 +19,10 @@ Point the bot at it::
 What it implements:
 
 - ``GET``/``PUT /v2/user/ip``: validation (UDAPI1182 missing primary, 1183 invalid IP,
-  1184 primary equals secondary), the conservative weekly rule (no second change before
-  the later of the next Monday 00:00 IST and last change + 7 days: UDAPI1185), UDAPI1186
+  1184 primary equals secondary), the weekly rule (UDAPI1185; ``--week-rule``:
+  ``calendar_week``, the default and the documented rule, allows the next change from the
+  first Monday 00:00 IST after the last one; ``rolling_7_days`` only 7 days after it; also
+  ``POST /_emulator/config {"week_rule": ...}``), UDAPI1186
   when two updates overlap (see ``put_delay``), and after a successful PUT
   ``access_tokens_invalidated: true`` with every token of the user dead, the caller's too.
   Omitting ``secondary_ip`` or sending ``null`` keeps the registered secondary.
@@ -76,6 +78,7 @@ from typing import Self
 import uvicorn
 
 from bot.upstox.emulator.app import create_app
+from bot.upstox.emulator.rules import DEFAULT_WEEK_RULE, WEEK_RULES
 from bot.upstox.emulator.state import AppConfig, EmulatorState, Fault, RegisteredIps
 
 __all__ = [
@@ -219,6 +222,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--primary-ip", default=None)
     parser.add_argument("--secondary-ip", default=None)
     parser.add_argument("--seed-token", default=None, help="default: a random token")
+    parser.add_argument(
+        "--week-rule",
+        choices=WEEK_RULES,
+        default=DEFAULT_WEEK_RULE,
+        help="when a second change is refused with UDAPI1185 (default: %(default)s)",
+    )
     return parser
 
 
@@ -236,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config,
         ips=RegisteredIps(primary_ip=args.primary_ip, secondary_ip=args.secondary_ip),
         seed_token=seed_token,
+        week_rule=args.week_rule,
     )
     sock = listening_socket(args.host, args.port)
     port = sock.getsockname()[1]

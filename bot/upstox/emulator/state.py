@@ -18,8 +18,10 @@ from pydantic import BaseModel, Field
 from bot.ist import IST, Clock, next_token_expiry, system_clock
 from bot.upstox.emulator.rules import (
     DEFAULT_RATE_LIMITS,
+    DEFAULT_WEEK_RULE,
     EmulatorError,
     RateLimiter,
+    WeekRule,
     equal_ips_error,
     parse_ip_update,
     week_unlock_at,
@@ -222,8 +224,10 @@ class EmulatorState:
         ips: RegisteredIps | None = None,
         seed_token: str | None = None,
         clock: Clock = system_clock,
+        week_rule: WeekRule = DEFAULT_WEEK_RULE,
     ) -> None:
         self._lock = threading.RLock()
+        self._initial_week_rule: WeekRule = week_rule
         self._initial_config = config or AppConfig()
         self._initial_ips = replace(ips) if ips else RegisteredIps()
         self._seed_token = seed_token
@@ -241,6 +245,7 @@ class EmulatorState:
             self.ips = replace(self._initial_ips)
             self.ip_access: IpAccess = "ok"
             self.absent_fields: AbsentStyle = "omit"
+            self.week_rule: WeekRule = self._initial_week_rule
             self.latency = 0.0
             self.put_delay = 0.0
             self.tokens: dict[str, TokenRecord] = {}
@@ -274,7 +279,8 @@ class EmulatorState:
     def next_change_allowed_at(self) -> datetime | None:
         with self._lock:
             last = self.ips.last_change
-        return week_unlock_at(last) if last else None
+            rule = self.week_rule
+        return week_unlock_at(last, rule) if last else None
 
     def ips_json(self) -> dict[str, Any]:
         with self._lock:
@@ -544,6 +550,7 @@ class EmulatorState:
                 ],
                 "ips": self.ips_json(),
                 "next_change_allowed_at": ist_iso(unlock) if unlock else None,
+                "week_rule": self.week_rule,
                 "ip_access": self.ip_access,
                 "absent_fields": self.absent_fields,
                 "latency": self.latency,

@@ -1,0 +1,68 @@
+"""What Upstox enforced: refusals (UDAPI1185) of changes the bot's week rule allowed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.store._base import Repository
+from bot.store.audit import insert_event
+from bot.store.models import AuditEvent
+from bot.store.tables import week_refusals
+
+c = week_refusals.c
+
+
+@dataclass(frozen=True, slots=True)
+class WeekRefusal:
+    account: str
+    refused_at: datetime
+    last_change_at: datetime
+    request_id: str | None
+
+
+class WeekRefusalRepository(Repository):
+    async def record(
+        self,
+        account: str,
+        *,
+        refused_at: datetime,
+        last_change_at: datetime,
+        request_id: str | None,
+    ) -> WeekRefusal:
+        """Store the refusal and its audit event in one transaction."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                week_refusals.insert().values(
+                    account=account,
+                    refused_at=refused_at,
+                    last_change_at=last_change_at,
+                    request_id=request_id,
+                )
+            )
+            await insert_event(
+                conn,
+                at=self._now(None),
+                account=account,
+                event=AuditEvent.WEEK_RULE_LEARNED,
+                actor="upstox",
+                request_id=request_id,
+                details={
+                    "refused_at": refused_at.isoformat(),
+                    "last_change_at": last_change_at.isoformat(),
+                    "gap_seconds": int((refused_at - last_change_at).total_seconds()),
+                },
+            )
+        return WeekRefusal(account, refused_at, last_change_at, request_id)
+
+    async def list(self, account: str, *, limit: int = 20) -> list[WeekRefusal]:
+        """Newest first."""
+        query = select(week_refusals).where(c.account == account).order_by(c.id.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [
+            WeekRefusal(r["account"], r["refused_at"], r["last_change_at"], r["request_id"])
+            for r in rows
+        ]
