@@ -22,6 +22,7 @@ from bot.ist import Clock
 from bot.market_hours import TradingHours
 from bot.public_ip import PublicIpLookup
 from bot.slack.channel import Blocks, PostedMessage, SlackChannel
+from bot.slack.mrkdwn import escape
 from bot.store.approvals import ApprovalRepository
 from bot.store.models import ChangeRequest
 from bot.store.request_states import RequestState
@@ -144,7 +145,8 @@ class RequestCards:
             log.exception("could not update the card of %s", request.id)
         self._home.refresh_soon()  # the Home lists open requests
         if note:
-            await self.follow_up(request, note)  # a note is news: the thread has it too
+            # A note is news, so the thread has it too; it may quote Upstox: escaped.
+            await self.follow_up(request, escape(note))
 
     async def follow_up(self, request: ChangeRequest, text: str) -> None:
         """A reply in the card's thread (best effort, like every card update)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.ist import IST
 from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
 from tests.requests.helpers import click, request_change, wait_state
@@ -82,12 +84,16 @@ def test_counters_move_through_a_change_and_no_secret_is_exposed(
     put_count = "staticip_upstox_request_seconds_count"
     assert moved(put_count, endpoint="PUT /v2/user/ip", result="2xx") == 1
     assert moved(put_count, endpoint="GET /v2/user/ip", result="2xx") >= 1
-    # The change logged every token out, and the next change is a week away.
+    # The change logged every token out, and the next change opens with next calendar week.
     account = bot.settings.account
     assert value(after, "staticip_token_state", account=account, state="valid") == 0
     assert value(after, "staticip_token_state", account=account, state="invalidated") == 1
     seconds = value(after, "staticip_seconds_until_next_change", account=account)
-    assert 6 * 86400 < seconds <= 7 * 86400 + 86400
+    local_now = emulator.state.now().astimezone(IST)
+    monday = (local_now + timedelta(days=7 - local_now.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    assert abs(seconds - (monday - local_now).total_seconds()) < 120
     assert value(after, "staticip_alerts_active") >= 1  # the "logged out" alert
 
     for secret in (
