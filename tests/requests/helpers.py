@@ -134,3 +134,19 @@ def last_card(fake_slack: FakeSlack, request_id: str, containing: str) -> str:
 
     blob: str = fake_slack.wait_for(lambda _: found())
     return blob
+
+
+def reconcile_until(
+    bot: InProcessBot, request_id: str, state: RequestState, timeout: float = 10.0
+) -> ChangeRequest:
+    """Run the reconcile sweep (as the periodic job would) until the request is in `state`.
+
+    The card's note can be seen a moment before the click's own apply task has finished;
+    a sweep in that moment rightly leaves the request to that task, so sweep again."""
+
+    def settled() -> bool:
+        bot.run(bot.services.requests.reconcile_unfinished())
+        return stored(bot, request_id).state is state
+
+    wait_until(settled, timeout)
+    return stored(bot, request_id)

@@ -22,6 +22,7 @@ from tests.requests.helpers import (
     events,
     last_card,
     puts,
+    reconcile_until,
     request_change,
     stored,
     wait_state,
@@ -102,8 +103,7 @@ def test_lost_answer_of_an_applied_change_is_confirmed_after_the_next_login(
     bot.run(
         bot.services.tokens.store(SecretStr(token), user_id="UAPPROVER1", via=TokenSource.OAUTH)
     )
-    bot.run(bot.services.requests.reconcile_soon())
-    applied = wait_state(bot, request.id, S.APPLIED)
+    applied = reconcile_until(bot, request.id, S.APPLIED)
     assert applied.applied_at is not None
     assert puts(emulator) == 1
     assert events(bot, request.id) == ["requested", "approved", "applying", "reconciled"]
@@ -127,8 +127,7 @@ def test_lost_answer_of_a_change_that_did_not_happen_fails_without_a_retry(
     last_card(fake_slack, request.id, "Upstox has not confirmed the change yet")
     assert stored(bot, request.id).state is S.APPLYING
     clock.advance(timedelta(seconds=30))
-    bot.run(bot.services.requests.reconcile_unfinished())
-    failed = wait_state(bot, request.id, S.FAILED)
+    failed = reconcile_until(bot, request.id, S.FAILED)
     assert "Upstox did not apply the change" in (failed.failure_reason or "")
     assert puts(emulator) == 1
     assert emulator.state.ips.primary_ip == REGISTERED_PRIMARY
@@ -148,8 +147,7 @@ def test_upstox_down_at_approval_keeps_it_approved_until_a_fresh_recheck(
     assert puts(emulator) == 0
 
     emulator.state.clear_faults()
-    bot.run(bot.services.requests.reconcile_unfinished())
-    assert stored(bot, request.id).state is S.APPLIED
+    reconcile_until(bot, request.id, S.APPLIED)
     calls = [c.route for c in emulator.state.calls if c.route.endswith("/v2/user/ip")]
     assert calls[-2:] == ["GET /v2/user/ip", PUT]  # re-checked right before the one PUT
     assert puts(emulator) == 1
@@ -168,8 +166,7 @@ def test_approved_request_past_its_expiry_is_not_applied_later(
     last_card(fake_slack, request.id, "could not re-check")
     emulator.state.clear_faults()
     clock.advance(timedelta(hours=25))
-    bot.run(bot.services.requests.reconcile_unfinished())
-    failed = stored(bot, request.id)
+    failed = reconcile_until(bot, request.id, S.FAILED)
     assert failed.state is S.FAILED and "the approval lapsed" in (failed.failure_reason or "")
     assert puts(emulator) == 0
 
