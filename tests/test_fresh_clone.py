@@ -13,13 +13,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# What a reach outside the checkout looks like: a relative path up to the sibling "shared"
-# folder, or pathlib joining it onto `ROOT.parent` or `parents[n]`. (This file spells its
-# examples in pieces, so that it does not match itself.)
+# What a reach outside the checkout looks like: a relative path up to the sibling shared
+# folder, or pathlib joining it onto `ROOT.parent` or `parents[n]`. (This file spells the
+# folder's name and its examples in pieces, so that neither it nor a grep for such paths
+# matches this file.)
+_SIBLING = "sha" + "red"
 _OUTSIDE = re.compile(
-    r"\.\./shared"
-    r"|\bparents?(?:\[\d+\])?\s*/\s*[\"']shared[\"']"
-    r"|[\"']\.\.[\"']\s*,\s*[\"']shared[\"']"
+    r"\.\./"
+    + _SIBLING
+    + r"|\bparents?(?:\[\d+\])?\s*/\s*[\"']"
+    + _SIBLING
+    + r"[\"']"
+    + r"|[\"']\.\.[\"']\s*,\s*[\"']"
+    + _SIBLING
+    + r"[\"']"
 )
 # Fast, and together they touch the settings model, the web app, the manifest schema fixture
 # and a real `python -m bot` process.
@@ -46,10 +53,10 @@ def _outside_references(tree: Path) -> list[str]:
 
 
 def test_the_pattern_catches_the_old_schema_path() -> None:
-    old = 'SCHEMA = ROOT.parent / "' + 'shared" / "schemas" / "slack-manifest" / "x.json"'
+    old = f'SCHEMA = ROOT.parent / "{_SIBLING}" / "schemas" / "slack-manifest" / "x.json"'
     assert _OUTSIDE.search(old)
-    assert _OUTSIDE.search("Path(__file__).parents[2] / '" + "shared'")
-    assert _OUTSIDE.search("open('../" + "shared/schemas/x.json')")
+    assert _OUTSIDE.search(f"Path(__file__).parents[2] / '{_SIBLING}'")
+    assert _OUTSIDE.search(f"open('../{_SIBLING}/schemas/x.json')")
     assert not _OUTSIDE.search("a read shared by callers; ROOT.parent / 'tests'")
 
 

@@ -73,7 +73,11 @@ _NAMED_RANGES: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str, s
         ("10.0.0.0/8", "private", "is in a private range (RFC 1918)"),
         ("172.16.0.0/12", "private", "is in a private range (RFC 1918)"),
         ("192.168.0.0/16", "private", "is in a private range (RFC 1918)"),
-        ("100.64.0.0/10", "shared", "is in the shared address space used by carrier-grade NAT"),
+        (
+            "100.64.0.0/10",
+            "shared_address_space",
+            "is in the shared address space used by carrier-grade NAT",
+        ),
         ("169.254.0.0/16", "link_local", "is in the link-local range"),
         ("192.0.2.0/24", "documentation", "is in a documentation range (TEST-NET-1)"),
         ("198.51.100.0/24", "documentation", "is in a documentation range (TEST-NET-2)"),

@@ -84,7 +84,7 @@ def test_not_an_ip(text: str) -> None:
         ("192.0.2.1", "documentation", "192.0.2.0/24"),
         ("198.51.100.1", "documentation", "198.51.100.0/24"),
         ("203.0.113.9", "documentation", "203.0.113.0/24"),
-        ("100.64.0.1", "shared", "100.64.0.0/10"),
+        ("100.64.0.1", "shared_address_space", "100.64.0.0/10"),
         ("::", "unspecified", "::/128"),
         ("::1", "loopback", "::1/128"),
         ("fe80::1", "link_local", "fe80::/10"),
