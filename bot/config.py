@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -188,6 +189,36 @@ class UpstoxApp(BaseModel):
         return self
 
 
+ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+DEFAULT_ACCOUNT = "default"
+# Words a command reads where an account name could stand: never an account's name.
+RESERVED_ACCOUNT_NAMES = frozenset({"all", "phone", "help", "page", "default-app"})
+
+
+class Account(BaseModel):
+    """One Upstox user the bot guards: its apps (the bot's own first), who may request and
+    approve its changes and where its cards go.
+
+    The environment form describes one account named `default`; `STATICIP_CONFIG` (a TOML
+    file) lists several. Stored rows are keyed by `key`, the client id of the account's own
+    app, so an account keeps its history when it moves from the environment to the file.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    name: str
+    upstox_user_id: str | None = None
+    apps: tuple[UpstoxApp, ...]
+    slack_approval_channel: str
+    slack_approvers: tuple[str, ...]
+    slack_requesters: tuple[str, ...] = ()
+    upstox_access_token: SecretStr | None = None
+
+    @property
+    def key(self) -> str:
+        return self.apps[0].client_id
+
+
 Duration = Annotated[timedelta, NoDecode]
 AppList = Annotated[list[UpstoxApp], NoDecode]
 IdList = Annotated[list[str], NoDecode]
@@ -267,6 +298,13 @@ class Settings(BaseSettings):
     # the UPSTOX_* and TOKEN_* variables above): a JSON list of objects with the keys of
     # `UpstoxApp` (name, client_id, client_secret, redirect_uri, token_file, …).
     upstox_trading_apps: AppList = Field(default_factory=list)
+    # A TOML file listing several accounts (see `bot.accounts_file`); unset, the variables
+    # above describe the one account `default`.
+    staticip_config: Path | None = None
+
+    # Set by `load_settings` from STATICIP_CONFIG; `for_account` sets the name.
+    _accounts: tuple[Account, ...] = PrivateAttr(default=())
+    _account_name: str = PrivateAttr(default=DEFAULT_ACCOUNT)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -495,6 +533,62 @@ class Settings(BaseSettings):
         return (own, *self.upstox_trading_apps)
 
     @property
+    def accounts(self) -> tuple[Account, ...]:
+        """Every account, in the order configured (the environment form: one, `default`)."""
+        if self._accounts:
+            return self._accounts
+        return (
+            Account(
+                name=DEFAULT_ACCOUNT,
+                upstox_user_id=self.upstox_user_id,
+                apps=self.upstox_apps,
+                slack_approval_channel=self.slack_approval_channel,
+                slack_approvers=tuple(self.slack_approvers),
+                slack_requesters=tuple(self.slack_requesters),
+                upstox_access_token=self.upstox_access_token,
+            ),
+        )
+
+    @property
+    def account_name(self) -> str:
+        """The name of the account these settings are for (see `for_account`)."""
+        return self._account_name
+
+    def with_accounts(self, accounts: tuple[Account, ...]) -> Settings:
+        """These settings serving `accounts`; the account fields become the first one's."""
+        if not accounts:
+            raise ValueError("list at least one account")
+        copy = self.for_account(accounts[0])
+        copy._accounts = accounts
+        return copy
+
+    def for_account(self, account: Account) -> Settings:
+        """These settings as one account sees them: its apps, people, channel and user.
+        Every service of the account is built with these, so none of them has to know that
+        other accounts exist."""
+        own, *trading = account.apps
+        copy = self.model_copy(
+            update={
+                "upstox_client_id": own.client_id,
+                "upstox_client_secret": own.client_secret,
+                "upstox_redirect_uri": own.redirect_uri,
+                "upstox_access_token": account.upstox_access_token,
+                "upstox_user_id": account.upstox_user_id,
+                "slack_approval_channel": account.slack_approval_channel,
+                "slack_approvers": list(account.slack_approvers),
+                "slack_requesters": list(account.slack_requesters),
+                "token_file": own.token_file,
+                "token_api_keys": list(own.token_api_keys),
+                "token_webhook_url": own.token_webhook_url,
+                "token_webhook_secret": own.token_webhook_secret,
+                "upstox_trading_apps": list(trading),
+            }
+        )
+        copy._accounts = self._accounts
+        copy._account_name = account.name
+        return copy
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
@@ -530,6 +624,10 @@ class Settings(BaseSettings):
         ]
         for app in self.upstox_trading_apps:
             secrets += [app.client_secret, app.token_webhook_secret, *app.token_api_keys]
+        for account in self._accounts:
+            secrets.append(account.upstox_access_token)
+            for app in account.apps:
+                secrets += [app.client_secret, app.token_webhook_secret, *app.token_api_keys]
         values = [s.get_secret_value() for s in secrets if s is not None]
         try:
             password = urlsplit(self.database_url).password
