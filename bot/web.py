@@ -116,8 +116,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
                 return JSONResponse({"error": f"malformed request: {problem}"}, status_code=400)
             return await slack_handler.handle(request)
 
-    add_upstox_routes(app, bot.login)
-    add_token_routes(app, bot.delivery)
+    add_upstox_routes(app, bot.logins)
+    add_token_routes(app, {account.name: account.delivery for account in bot.accounts})
 
     if settings.metrics_enabled:
 

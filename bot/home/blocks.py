@@ -6,6 +6,7 @@ section for the audit trail, so the view stays far below Slack's 100-block limit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,16 +89,22 @@ def _token_text(token: TokenStatus) -> str:
     return f"*Upstox login:* {icon} {escape(token.describe())}"
 
 
-def _actions(data: HomeData) -> bk.ActionsBlock:
+def _actions(data: HomeData, *, several: bool = False) -> bk.ActionsBlock:
+    """With several accounts each button's value is its account's name (the listener picks
+    the account by it; a value is never trusted beyond that)."""
     return bk.actions(
-        bk.button("Request change", REQUEST_CHANGE_ACTION, value="request_change"),
+        bk.button(
+            "Request change",
+            REQUEST_CHANGE_ACTION,
+            value=data.account if several else "request_change",
+        ),
         bk.button(
             "Log in",
             LOGIN_ACTION,
-            value="login",
+            value=data.account if several else "login",
             style="primary" if data.token.health != "valid" else None,
         ),
-        block_id="home_actions",
+        block_id=f"home_actions_{data.account}" if several else "home_actions",
     )
 
 
@@ -144,7 +151,52 @@ def _audit_line(entry: AuditEntry) -> str:
     return bk.clip(" · ".join(parts), 280)
 
 
-def build_home_view(data: HomeData) -> dict[str, Any]:
+# With several accounts: a compact part per account, at most this many parts (the rest are
+# named in a line), so the view stays below Slack's 100 blocks.
+MAX_ACCOUNTS = 8
+MAX_REQUESTS_EACH = 3
+MAX_AUDIT_EACH = 3
+
+
+def build_home_view(data: HomeData | Sequence[HomeData]) -> dict[str, Any]:
+    """The Home of one account (the whole page), or of several (a part each)."""
+    if isinstance(data, HomeData):
+        return _one_account_view(data)
+    if len(data) == 1:
+        return _one_account_view(data[0])
+    return _accounts_view(data)
+
+
+def _accounts_view(accounts: Sequence[HomeData]) -> dict[str, Any]:
+    blocks: list[bk.Block] = [bk.header("Upstox static IPs")]
+    for data in accounts[:MAX_ACCOUNTS]:
+        blocks += [
+            bk.section(f"*Account `{escape(data.account)}`*"),
+            _ips_section(data),
+            bk.section(f"{_window_text(data)}\n{_token_text(data.token)}"),
+        ]
+        if data.alerts:
+            names = ", ".join(sorted({a.split(":")[0].replace("_", " ") for a in data.alerts}))
+            blocks.append(bk.section(f":warning: *Active alerts:* {escape(names)}"))
+        shown = data.open_requests[:MAX_REQUESTS_EACH]
+        blocks.extend(_request_block(item, data.now) for item in shown)
+        entries = data.audit[:MAX_AUDIT_EACH]
+        if entries:
+            blocks.append(bk.context(bk.clip("\n".join(_audit_line(e) for e in entries), 2900)))
+        blocks.append(_actions(data, several=True))
+        blocks.append(bk.divider())
+    if len(accounts) > MAX_ACCOUNTS:
+        rest = ", ".join(f"`{escape(d.account)}`" for d in accounts[MAX_ACCOUNTS:])
+        blocks.append(bk.section(f"Also: {rest} — `/staticip show <account>`"))
+    blocks.append(
+        bk.context(
+            f"Updated {format_ist(accounts[0].now)} · full history: `/staticip history <account>`"
+        )
+    )
+    return bk.view("home", blocks)
+
+
+def _one_account_view(data: HomeData) -> dict[str, Any]:
     blocks: list[bk.Block] = [
         bk.header(f"Upstox static IPs — {bk.clip(data.account, 100)}"),
         _ips_section(data),

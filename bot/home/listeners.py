@@ -6,6 +6,7 @@ in `bot.requests.listeners`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -16,10 +17,15 @@ from bot.home.service import HomePublisher
 from bot.ist import Clock
 from bot.login.blocks import login_prompt
 from bot.login.service import LoginLinks
-from bot.slack.commands import error_boundary
+from bot.slack.commands import clicked_value, error_boundary
 
 
-def register(app: AsyncApp, home: HomePublisher, links: LoginLinks, clock: Clock) -> None:
+def register(
+    app: AsyncApp, home: HomePublisher, links: Mapping[str, LoginLinks], clock: Clock
+) -> None:
+    """`links`: each account's login links by account name, the first one the default."""
+    default = next(iter(links.values()))
+
     @app.event("app_home_opened")
     async def app_home_opened(event: dict[str, Any]) -> None:
         # Bolt acknowledges events itself before this runs.
@@ -37,7 +43,9 @@ def register(app: AsyncApp, home: HomePublisher, links: LoginLinks, clock: Clock
             await client.views_open(trigger_id=trigger_id, view=notice_view("staticip", text))
 
         async with error_boundary("the App Home login button", show):
-            link = await links.login_link(str(body.get("user", {}).get("id", "")))
+            # Several accounts: the button's value names its account (unknown: the first).
+            account_links = links.get(clicked_value(body), default)
+            link = await account_links.login_link(str(body.get("user", {}).get("id", "")))
             text, blocks = login_prompt(link, clock())
             await client.views_open(
                 trigger_id=trigger_id, view=notice_view("Log in to Upstox", text, blocks)

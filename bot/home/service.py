@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.home.blocks import HomeData, OpenRequest, build_home_view
 from bot.ist import Clock
@@ -35,30 +38,14 @@ MAX_PERMALINKS = 500
 
 
 class HomePublisher:
-    def __init__(
-        self,
-        *,
-        account: str,
-        db: Database,
-        tokens: TokenService,
-        gateway: UpstoxGateway,
-        alerts: Alerts,
-        channel: SlackChannel,
-        week_rule: WeekRule,
-        clock: Clock,
-        delivery: TokenDelivery | None = None,
-    ) -> None:
-        self._account = account
-        self._delivery = delivery
-        self._week_rule = week_rule
-        self._db = db
-        self._tokens = tokens
-        self._gateway = gateway
-        self._alerts = alerts
-        self._channel = channel
+    """One App Home for every account: who viewed it recently, publishing, refreshing."""
+
+    def __init__(self, *, client: AsyncWebClient, clock: Clock, facts: Sequence[HomeFacts]) -> None:
+        self._client = client
         self._clock = clock
+        # `build` fills this list with each account's part before anything is published.
+        self._facts = facts
         self._viewers: OrderedDict[str, datetime] = OrderedDict()
-        self._permalinks: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self._again = False
 
@@ -80,9 +67,13 @@ class HomePublisher:
         self.seen(user_id)
         await self.publish(user_id)
 
-    async def publish(self, user_id: str, data: HomeData | None = None) -> None:
+    async def gather(self, *, max_age: float = IPS_MAX_AGE_S) -> list[HomeData]:
+        """Every account's facts, read side by side."""
+        return list(await asyncio.gather(*(f.gather(max_age=max_age) for f in self._facts)))
+
+    async def publish(self, user_id: str, data: Sequence[HomeData] | None = None) -> None:
         data = data or await self.gather()
-        await self._channel.client.views_publish(user_id=user_id, view=build_home_view(data))
+        await self._client.views_publish(user_id=user_id, view=build_home_view(data))
 
     async def refresh(self) -> None:
         """Re-publish for recent viewers now, with fresh facts. Never raises."""
@@ -131,7 +122,35 @@ class HomePublisher:
         while self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
 
-    # Facts -----------------------------------------------------------------------------
+
+class HomeFacts:
+    """What one account's part of the Home shows, read fresh (Upstox briefly cached)."""
+
+    def __init__(
+        self,
+        *,
+        account: str,
+        name: str,
+        db: Database,
+        tokens: TokenService,
+        gateway: UpstoxGateway,
+        alerts: Alerts,
+        channel: SlackChannel,
+        week_rule: WeekRule,
+        clock: Clock,
+        delivery: TokenDelivery | None = None,
+    ) -> None:
+        self._account = account
+        self.name = name
+        self._delivery = delivery
+        self._week_rule = week_rule
+        self._db = db
+        self._tokens = tokens
+        self._gateway = gateway
+        self._alerts = alerts
+        self._channel = channel
+        self._clock = clock
+        self._permalinks: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def gather(self, *, max_age: float = IPS_MAX_AGE_S) -> HomeData:
         account = self._account
@@ -152,7 +171,7 @@ class HomePublisher:
         deliveries = await self._delivery.report() if self._delivery is not None else ()
         return HomeData(
             now=now,
-            account=account,
+            account=self.name,
             token=token,
             ips=ips,
             ips_as_of=as_of,

@@ -13,7 +13,7 @@ import logging
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from bot.login.service import LoginRefused, LoginService
+from bot.login.service import AccountLogins, LoginRefused
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def page(title: str, message: str, *, status: int) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=_NO_STORE)
 
 
-def add_upstox_routes(app: FastAPI, login: LoginService) -> None:
+def add_upstox_routes(app: FastAPI, login: AccountLogins) -> None:
     """Registered on the app itself (not an included APIRouter) so that `app.routes` lists
     them plainly, as for every other route."""
 

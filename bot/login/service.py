@@ -448,6 +448,13 @@ class LoginService:
             reason="unknown_state",
         )
 
+    def signs(self, state: str) -> bool:
+        """Whether `state` carries this account's signature."""
+        return self._signer.verify(state) is not None
+
+    def has_client(self, client_id: object) -> bool:
+        return any(app.client_id == client_id for app in self._links.apps.values())
+
     # The Access Token Request ----------------------------------------------------------
 
     @property
@@ -628,3 +635,40 @@ def _token_request_error(exc: UpstoxError) -> str:
         f"Upstox did not start the phone approval: {describe_upstox_error(exc)} "
         "You can still log in in the browser with `/staticip login`."
     )
+
+
+class AccountLogins:
+    """Every account's login service, for the two Upstox routes shared by all of them.
+
+    A callback goes to the account whose key signed its state (a state is signed for one
+    account, so a link minted for account A can only ever store a token for A); a notifier
+    message goes to the account owning its client_id. Anything else goes to the first
+    account, which refuses it as usual.
+    """
+
+    def __init__(self, logins: Sequence[LoginService]) -> None:
+        self._logins = tuple(logins)
+
+    def _for_state(self, state: str | None) -> LoginService:
+        if state and len(self._logins) > 1:
+            for login in self._logins:
+                if login.signs(state):
+                    return login
+        return self._logins[0]
+
+    async def complete_oauth(
+        self,
+        *,
+        code: str | None,
+        state: str | None,
+        error: str | None = None,
+        error_description: str | None = None,
+    ) -> LoginResult:
+        return await self._for_state(state).complete_oauth(
+            code=code, state=state, error=error, error_description=error_description
+        )
+
+    async def accept_notifier(self, payload: Any) -> LoginResult:
+        client_id = payload.get("client_id") if isinstance(payload, dict) else None
+        login = next((x for x in self._logins if x.has_client(client_id)), self._logins[0])
+        return await login.accept_notifier(payload)

@@ -1,10 +1,16 @@
 """`GET /token` and `GET /token/<app>`: the trading system picks up the fresh token.
 
+With several accounts, `GET /token/<account>` is that account's own app and
+`GET /token/<account>/<app>` one of its apps; `/token` and `/token/<app>` stay the first
+account's.
+
 Thin: the delivery service checks the key, waits if asked and records the fetch. A refused
 key gets a 401 with an empty body; no answer is ever cached.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -25,8 +31,13 @@ def _answer(answer: FetchAnswer) -> Response:
     return JSONResponse(answer.body, status_code=answer.status, headers=_NO_STORE)
 
 
-def add_token_routes(app: FastAPI, delivery: TokenDelivery) -> None:
-    async def serve(request: Request, app_name: str | None) -> Response:
+def add_token_routes(app: FastAPI, deliveries: Mapping[str, TokenDelivery]) -> None:
+    """`deliveries`: each account's, by account name, the first one the default."""
+    first = next(iter(deliveries.values()))
+
+    async def serve(
+        request: Request, app_name: str | None, delivery: TokenDelivery = first
+    ) -> Response:
         params = request.query_params
         answer = await delivery.fetch(
             app_name=app_name,
@@ -42,4 +53,13 @@ def add_token_routes(app: FastAPI, delivery: TokenDelivery) -> None:
 
     @app.get(TOKEN_PATH + "/{app_name}")
     async def app_token(request: Request, app_name: str) -> Response:
+        if len(deliveries) > 1 and app_name in deliveries:
+            return await serve(request, None, deliveries[app_name])
         return await serve(request, app_name)
+
+    @app.get(TOKEN_PATH + "/{account}/{app_name}")
+    async def account_app_token(request: Request, account: str, app_name: str) -> Response:
+        delivery = deliveries.get(account)
+        if delivery is None:
+            return Response(status_code=401, headers={**_NO_STORE, "WWW-Authenticate": "Bearer"})
+        return await serve(request, app_name, delivery)

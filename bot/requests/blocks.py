@@ -8,6 +8,7 @@ checked on the server when a click arrives.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.ips import same_ip
@@ -358,8 +359,20 @@ FIELDS = ("primary", "secondary", "reason", "apply_at")
 _ACTION = "value"
 
 
-def change_request_modal() -> View:
+ACCOUNT_FIELD = "account"
+
+
+def change_request_modal(accounts: Sequence[str] = (), selected: str | None = None) -> View:
+    """The form; with several `accounts`, it starts with a required account picker."""
+    picker: list[bk.Part] = []
+    if len(accounts) > 1:
+        picker.append(
+            bk.select_input(
+                ACCOUNT_FIELD, "Account", action_id=_ACTION, options=accounts, initial=selected
+            )
+        )
     blocks = [
+        *picker,
         bk.context(
             ":warning: Upstox allows one change per calendar week, and a change logs out "
             "every Upstox session. An approver decides in the approvals channel."
@@ -461,4 +474,6 @@ def submitted_values(view: View) -> dict[str, str]:
     for field in FIELDS:
         value = (values.get(field) or {}).get(_ACTION) or {}
         found[field] = str(value.get("value") or "")
+    picked = (values.get(ACCOUNT_FIELD) or {}).get(_ACTION) or {}
+    found[ACCOUNT_FIELD] = str((picked.get("selected_option") or {}).get("value") or "")
     return found

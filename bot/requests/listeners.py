@@ -21,6 +21,7 @@ from bot.errors import UserFacingError
 from bot.home.blocks import REQUEST_CHANGE_ACTION
 from bot.ist import IST
 from bot.requests.blocks import (
+    ACCOUNT_FIELD,
     APPROVE_ACTION,
     APPROVE_AFTER_CLOSE_ACTION,
     CALLBACK_ID,
@@ -34,13 +35,23 @@ from bot.requests.blocks import (
     result_modal,
     submitted_values,
 )
-from bot.requests.service import ChangeRequestService, InvalidFields, Verb
+from bot.requests.service import ChangeRequestService, Desks, InvalidFields, Verb
 from bot.slack.channel import SlackChannel
-from bot.slack.commands import CommandContext, Handler, error_boundary
+from bot.slack.commands import (
+    CommandContext,
+    Handler,
+    clicked_value,
+    error_boundary,
+    names_list,
+)
 
 USAGE = (
     "Usage: `/staticip set <primary> [<secondary>] <reason…>`, "
     "e.g. `/staticip set 8.8.8.8 moved to the new VPS`."
+)
+USAGE_SEVERAL = (
+    "Usage: `/staticip set <account> <primary> [<secondary>] <reason…>`, or "
+    "`/staticip set all <primary> …` to move every account to a new host."
 )
 
 # A second word made only of IP characters, with a digit and a dot or colon, is read as
@@ -155,12 +166,6 @@ def history_command(requests: ChangeRequestService) -> Handler:
 # -- buttons and the form ---------------------------------------------------------------
 
 
-def clicked_value(body: dict[str, Any]) -> str:
-    actions = body.get("actions") or [{}]
-    value = actions[0].get("value") if isinstance(actions[0], dict) else None
-    return value if isinstance(value, str) else ""
-
-
 def clicker(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id", ""))
 
@@ -180,7 +185,47 @@ def tell_clicker(body: dict[str, Any], respond: AsyncRespond, client: AsyncWebCl
     return tell
 
 
-def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChannel) -> None:
+def set_across_command(desks: Desks) -> Handler:
+    """`/staticip set` naming no account, with several: the form (with an account picker),
+    or a question which account (a change is never guessed onto one)."""
+
+    async def handle(ctx: CommandContext) -> None:
+        if not ctx.args.strip():
+            if not ctx.trigger_id:
+                raise UserFacingError(USAGE_SEVERAL)
+            await ctx.client.views_open(
+                trigger_id=ctx.trigger_id, view=change_request_modal(desks.names)
+            )
+            return
+        word = ctx.args.split(None, 1)[0]
+        unknown = "" if looks_like_ip(word) else f"There is no account `{_shown(word)}`. "
+        raise UserFacingError(
+            f"{unknown}Which account? `/staticip set <account> <primary> [<secondary>] "
+            f"<reason…>` — the accounts are {names_list(desks.names)}. Nothing was requested.",
+            code="which_account",
+        )
+
+    return handle
+
+
+def cancel_across_command(desks: Desks) -> Handler:
+    """`/staticip cancel <id>` with several accounts: the request's own account cancels it."""
+
+    async def handle(ctx: CommandContext) -> None:
+        words = ctx.args.split()
+        desk = await desks.of_request(words[0]) if words else desks.default
+        if not words:
+            raise UserFacingError("Give the request id: `/staticip cancel r-…`.")
+        await cancel_command(desk.requests, desk.channel.channel)(ctx)
+
+    return handle
+
+
+def _shown(word: str) -> str:
+    return word[:40].replace("`", "'")
+
+
+def register(app: AsyncApp, desks: Desks) -> None:
     def decision(verb: Verb) -> Any:
         async def listener(
             ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
@@ -190,7 +235,9 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
             async with error_boundary(
                 f"{verb.value} click", tell, consequence="the card shows the request's real state"
             ):
-                await requests.decide(clicked_value(body), clicker(body), verb)
+                request_id = clicked_value(body)
+                desk = await desks.of_request(request_id)
+                await desk.requests.decide(request_id, clicker(body), verb)
 
         return listener
 
@@ -207,7 +254,9 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
         async with error_boundary(
             "reject click", tell, consequence="the card shows the request's real state"
         ):
-            request = await requests.check_decision(clicked_value(body), clicker(body), Verb.REJECT)
+            request_id = clicked_value(body)
+            desk = await desks.of_request(request_id)
+            request = await desk.requests.check_decision(request_id, clicker(body), Verb.REJECT)
             summary = (
                 f"Reject request `{request.id}` by <@{request.requester_id}> "
                 f"(primary `{request.proposed_primary}`)? Nothing will change at Upstox."
@@ -228,8 +277,10 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
                 await client.views_update(view_id=view_id, view=result_modal(f":x: {text}"))
 
         async with error_boundary("reject with a reason", show, consequence="nothing changed"):
-            rejected = await requests.decide(
-                str(view.get("private_metadata") or ""),
+            request_id = str(view.get("private_metadata") or "")
+            desk = await desks.of_request(request_id)
+            rejected = await desk.requests.decide(
+                request_id,
                 clicker(body),
                 Verb.REJECT,
                 reason=rejected_reason(view),
@@ -247,7 +298,9 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
             await client.views_open(trigger_id=trigger_id, view=result_modal(text))
 
         async with error_boundary("the App Home's Request change button", show):
-            await client.views_open(trigger_id=trigger_id, view=change_request_modal())
+            # Several accounts: the button's value is its account's name, picked in the form.
+            view = change_request_modal(desks.names, selected=clicked_value(body))
+            await client.views_open(trigger_id=trigger_id, view=view)
 
     @app.view(CALLBACK_ID)
     async def submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -257,6 +310,10 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
         values = submitted_values(view)
         errors: dict[str, str] = {}
         apply_at = None
+        desk = desks.named(values[ACCOUNT_FIELD]) or desks.default
+        if len(desks.all) > 1 and desks.named(values[ACCOUNT_FIELD]) is None:
+            errors[ACCOUNT_FIELD] = "Pick the account to change."
+        requests = desk.requests
         try:
             requests.check_fields(values["primary"], values["secondary"], values["reason"])
         except InvalidFields as error:
@@ -285,7 +342,7 @@ def register(app: AsyncApp, requests: ChangeRequestService, channel: SlackChanne
                 values["reason"],
                 apply_at=apply_at,
             )
-            link = await channel.permalink(request.card_channel, request.card_ts)
+            link = await desk.channel.permalink(request.card_channel, request.card_ts)
             if view_id:
                 text = ":white_check_mark: " + requester_confirmation(request, link)
                 await client.views_update(view_id=view_id, view=result_modal(text))

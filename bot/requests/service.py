@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,6 +28,7 @@ from bot.requests.ip_rules import InvalidIp, parse_ip, validate_proposal
 from bot.requests.schedule import ScheduledChanges
 from bot.show.week_rule import WeekRule
 from bot.slack.audience import SlackAudience
+from bot.slack.channel import SlackChannel
 from bot.slack.mrkdwn import escape
 from bot.store.database import Database
 from bot.store.errors import RequestAlreadyOpen
@@ -684,3 +686,41 @@ class ChangeRequestService:
                 f"page{'s' if result.pages != 1 else ''} ({result.total} events)."
             )
         return result
+
+
+@dataclass(frozen=True)
+class AccountDesk:
+    """One account's change-request service and approvals channel."""
+
+    name: str
+    key: str
+    requests: ChangeRequestService
+    channel: SlackChannel
+
+
+class Desks:
+    """Every account's desk: by the name a person typed or picked, and by a request id
+    (the request's own account answers for it; an unknown id goes to the first account,
+    which says it does not know the request)."""
+
+    def __init__(self, db: Database, desks: Sequence[AccountDesk]) -> None:
+        self._db = db
+        self.all = tuple(desks)
+        self.default = self.all[0]
+        self._by_name = {desk.name: desk for desk in self.all}
+        self._by_key = {desk.key: desk for desk in self.all}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._by_name)
+
+    def named(self, name: str) -> AccountDesk | None:
+        return self._by_name.get(name)
+
+    async def of_request(self, request_id: str) -> AccountDesk:
+        if len(self.all) == 1:
+            return self.default
+        request = await self._db.requests.get(request_id[:64]) if request_id else None
+        if request is None:
+            return self.default
+        return self._by_key.get(request.account, self.default)

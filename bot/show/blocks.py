@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.ist import format_ist
+from bot.login.tokens import TokenStatus
 from bot.show.service import HostIp, ShowFailure, ShowOverview, StatusOverview
 from bot.slack import blocks as bk
 from bot.slack.mrkdwn import channel_link, code, escape, mention
@@ -223,3 +224,62 @@ def _when(moment: datetime | None) -> str | None:
         return format_ist(moment)
     except (OverflowError, ValueError):  # a garbage timestamp near year 9999
         return None
+
+
+# -- several accounts: one compact line each --------------------------------------------
+
+
+def accounts_summary_message(
+    rows: list[tuple[str, ShowOverview | ShowFailure, TokenStatus]], now: datetime
+) -> Payload:
+    """`/staticip show` naming no account, with several: a line per account (IPs, next
+    change, token state), and how to see one in full."""
+    lines = []
+    plain = []
+    for name, result, token in rows:
+        icon = ":large_green_circle:" if token.health == "valid" else ":red_circle:"
+        login = f"{icon} {escape(token.describe())}"
+        if isinstance(result, ShowOverview):
+            primary, secondary = result.ips.primary_ip, result.ips.secondary_ip
+            ips = f"{code(_plain_ip(primary))} / {code(_plain_ip(secondary))}"
+            window = escape(_plain_window(result.window))
+            mark = ""
+            if result.host.match == "not_registered":
+                mark = " · :warning: this host is not registered"
+            elif result.host.match in ("primary", "secondary"):
+                mark = " · this host registered"
+            lines.append(f"*`{escape(name)}`* — {ips} · {window} · {login}{mark}")
+            plain.append(f"{name}: {_plain_ip(result.ips.primary_ip)}")
+        else:
+            lines.append(f"*`{escape(name)}`* — :warning: {escape(result.message)} · {login}")
+            plain.append(f"{name}: {result.message}")
+    blocks: list[bk.Block] = [
+        bk.header("Static IPs registered with Upstox"),
+        bk.section(bk.clip("\n".join(lines), _SECTION_BUDGET)),
+        bk.context(
+            f"As of {format_ist(now)}. Times are IST. One account in full: "
+            "`/staticip show <account>`."
+        ),
+    ]
+    return bk.message(escape("; ".join(plain)), blocks)
+
+
+def accounts_status_message(rows: list[tuple[str, StatusOverview]], now: datetime) -> Payload:
+    """`/staticip status` naming no account, with several: a line per account."""
+    lines = []
+    for name, view in rows:
+        icon = ":large_green_circle:" if view.token.health == "valid" else ":red_circle:"
+        waiting = len(view.open_requests)
+        requests = (
+            f"{waiting} open request{'s' if waiting != 1 else ''}" if waiting else "no open request"
+        )
+        lines.append(
+            f"*`{escape(name)}`* — {icon} {escape(view.token.describe())} · {requests} · "
+            f"approvals in {channel_link(view.approval_channel)}"
+        )
+    blocks: list[bk.Block] = [
+        bk.header("staticip status"),
+        bk.section(bk.clip("\n".join(lines), _SECTION_BUDGET)),
+        bk.context(f"As of {format_ist(now)}. One account in full: `/staticip status <account>`."),
+    ]
+    return bk.message("staticip status of every account", blocks)

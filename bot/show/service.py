@@ -100,6 +100,9 @@ class ShowService:
         self._public_ip = public_ip
         self._clock = clock
 
+    async def token_status(self) -> TokenStatus:
+        return await self._tokens.status()
+
     async def show(self, *, deadline: float) -> ShowOverview | ShowFailure:
         """The registered IPs, the change window and this host's IP, within `deadline` s."""
         try:

@@ -31,9 +31,11 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
+    Option,
     PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -178,6 +180,24 @@ def text_input(
             multiline=multiline or None,
             max_length=max_length,
         ),
+    )
+
+
+def select_input(
+    block_id: str,
+    label: str,
+    *,
+    action_id: str,
+    options: Sequence[str],
+    initial: str | None = None,
+) -> InputBlock:
+    """A required pick of one of `options` (each shown and sent as itself)."""
+    choices = [Option(value=o, text=plain(o, 75)) for o in options]
+    chosen = next((c for c in choices if c.value == initial), None)
+    return InputBlock(
+        block_id=block_id,
+        label=plain(label, LABEL_TEXT),
+        element=StaticSelectElement(action_id=action_id, options=choices, initial_option=chosen),
     )
 
 

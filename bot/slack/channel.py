@@ -24,15 +24,28 @@ class PostedMessage:
 
 
 class SlackChannel:
-    def __init__(self, client: AsyncWebClient, channel: str) -> None:
+    """One account's approvals channel. With several accounts (`account` set) every message
+    names its account: the fallback text starts with it and the blocks with a context line,
+    so no card, alert or note can be mistaken for another account's."""
+
+    def __init__(self, client: AsyncWebClient, channel: str, *, account: str | None = None) -> None:
         self.client = client
         self.channel = channel
+        self.account = account
+
+    def _named(self, text: str, blocks: Blocks | None) -> tuple[str, Blocks | None]:
+        if self.account is None:
+            return text, blocks
+        label = f"Account `{self.account}`"
+        context = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{label}*"}]}
+        return f"[{self.account}] {text}", [context, *blocks] if blocks else blocks
 
     async def post(
         self, text: str, blocks: Blocks | None = None, *, thread_ts: str | None = None
     ) -> PostedMessage:
         """Post in the channel; with `thread_ts`, as a reply that is also shown in the
         channel (so nobody has to open the thread to see it)."""
+        text, blocks = self._named(text, blocks)
         response = await self.client.chat_postMessage(
             channel=self.channel,
             text=text,
@@ -45,12 +58,14 @@ class SlackChannel:
 
     async def reply(self, message: PostedMessage, text: str) -> PostedMessage:
         """A reply in the thread of `message` (never broadcast to the channel)."""
+        text, _ = self._named(text, None)
         response = await self.client.chat_postMessage(
             channel=message.channel, thread_ts=message.ts, text=text, unfurl_links=False
         )
         return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))
 
     async def update(self, message: PostedMessage, text: str, blocks: Blocks | None = None) -> None:
+        text, blocks = self._named(text, blocks)
         await self.client.chat_update(
             channel=message.channel, ts=message.ts, text=text, blocks=blocks or []
         )

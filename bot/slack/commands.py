@@ -11,7 +11,7 @@ the request id and the person gets an apology with that reference.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +65,8 @@ class CommandContext:
     trigger_id: str | None
     respond: AsyncRespond
     client: AsyncWebClient
+    account: str | None = None
+    """The account named in the command (several accounts), or None."""
 
     async def reply(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         """An ephemeral answer to the person who typed the command; a failed post is
@@ -85,6 +87,14 @@ class CommandContext:
 
 
 Handler = Callable[[CommandContext], Awaitable[None]]
+
+
+def clicked_value(body: dict[str, Any]) -> str:
+    """The value of the button clicked (a string, possibly empty; never trusted beyond an
+    id or a name to look up)."""
+    actions = body.get("actions") or [{}]
+    value = actions[0].get("value") if isinstance(actions[0], dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def split_subcommand(text: str | None) -> tuple[str, str]:
@@ -123,9 +133,68 @@ def unknown_subcommand_text(approval_channel: str, subcommand: str) -> str:
     return f"Unknown subcommand `{shown}`.\n\n{usage_text(approval_channel)}"
 
 
+@dataclass(frozen=True)
+class AccountCommands:
+    """One account's subcommand handlers, under the account's name."""
+
+    name: str
+    handlers: Mapping[str, Handler]
+
+
+def names_list(names: Sequence[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+@dataclass(frozen=True)
+class CommandRouter:
+    """Which handler answers `/staticip <subcommand> [account] <args>`.
+
+    With one account nothing is read as an account (its own name may be typed and is
+    skipped). With several, a first word that is an account's name picks that account;
+    otherwise the `across` handler of the subcommand answers (e.g. `show` summarising every
+    account, `set all …`), and a subcommand without one asks which account.
+    """
+
+    accounts: Sequence[AccountCommands]
+    across: Mapping[str, Handler]
+
+    def route(self, subcommand: str, args: str) -> tuple[Handler | None, str, str | None]:
+        """(the handler or None for an unknown subcommand, its arguments, the account)."""
+        first = self.accounts[0]
+        if subcommand not in first.handlers:
+            return None, args, None
+        word, _, rest = args.partition(" ")
+        by_name = {account.name: account for account in self.accounts}
+        named = by_name.get(word.lower())
+        if len(self.accounts) == 1:
+            if named is not None:
+                return first.handlers[subcommand], rest.strip(), first.name
+            return first.handlers[subcommand], args, None
+        if named is not None:
+            return named.handlers[subcommand], rest.strip(), named.name
+        if subcommand in self.across:
+            return self.across[subcommand], args, None
+        return _which_account(subcommand, [a.name for a in self.accounts]), args, None
+
+
+def _which_account(subcommand: str, names: Sequence[str]) -> Handler:
+    async def handle(ctx: CommandContext) -> None:
+        word = ctx.args.split(" ", 1)[0]
+        unknown = ""
+        if word and not word.isdigit() and word.lower() not in ("phone",):
+            unknown = f"There is no account `{word[:40].replace('`', '')}`. "
+        raise UserFacingError(
+            f"{unknown}Which account? `/staticip {subcommand} <account> …` — the accounts "
+            f"are {names_list(names)}. Nothing was changed.",
+            code="which_account",
+        )
+
+    return handle
+
+
 def register_command(
     app: AsyncApp,
-    handlers: Mapping[str, Handler],
+    router: CommandRouter,
     *,
     approval_channel: str,
     responses: ResponseSession,
@@ -133,7 +202,7 @@ def register_command(
     @app.command("/staticip")
     async def staticip(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         subcommand, args = split_subcommand(command.get("text"))
-        handler = handlers.get(subcommand)
+        handler, args, account = router.route(subcommand, args)
         if handler is None:
             text = (
                 usage_text(approval_channel)
@@ -152,6 +221,7 @@ def register_command(
             trigger_id=command.get("trigger_id"),
             respond=PooledRespond(command.get("response_url"), responses),
             client=client,
+            account=account,
         )
         await run_handler(handler, ctx)
 
