@@ -45,6 +45,7 @@ from bot.requests import listeners as request_listeners
 from bot.requests.apply import ChangeApplier
 from bot.requests.blocks import request_card
 from bot.requests.cards import RequestCards
+from bot.requests.moves import HostMoves, MoveCards
 from bot.requests.schedule import ScheduledChanges
 from bot.requests.service import AccountDesk, ChangeRequestService, Desks
 from bot.scheduler import Scheduler
@@ -155,6 +156,7 @@ class Bot:
     home: HomePublisher
     accounts: tuple[AccountBot, ...]
     desks: Desks
+    moves: HostMoves
     logins: AccountLogins
 
     # The first account's services: with one account (the environment form), the account's.
@@ -320,7 +322,7 @@ class Bot:
             approval_channel=settings.slack_approval_channel,
             responses=self.responses,
         )
-        request_listeners.register(app, self.desks)
+        request_listeners.register(app, self.desks, self.moves)
         login_listeners.register(app)
         links = {account.name: account.links for account in self.accounts}
         home_listeners.register(app, self.home, links, self.clock)
@@ -335,7 +337,7 @@ class Bot:
             across={
                 "show": show_listeners.summary_command(shows, deadline, self.clock),
                 "status": show_listeners.status_summary_command(shows, self.clock),
-                "set": request_listeners.set_across_command(self.desks),
+                "set": request_listeners.set_across_command(self.desks, self.moves),
                 "cancel": request_listeners.cancel_across_command(self.desks),
             },
         )
@@ -378,7 +380,16 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
     facts: list[HomeFacts] = []
     # One Home for every account; each account's part is added below, before any use.
     home = HomePublisher(client=slack, clock=clock, facts=facts)
+    # A host move's card goes to the (global) approvals channel; its rows name accounts.
+    move_cards = MoveCards(
+        db=db,
+        channel=SlackChannel(slack, settings.slack_approval_channel),
+        names={account.key: account.name for account in settings.accounts},
+        clock=clock,
+        public_ip=public_ip,
+    )
     shared = _Shared(
+        move_cards=move_cards,
         db=db,
         slack=slack,
         upstox=upstox,
@@ -408,12 +419,14 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         home=home,
         accounts=accounts,
         desks=desks,
+        moves=HostMoves(db=db, desks=desks, cards=move_cards, clock=clock),
         logins=AccountLogins([a.login for a in accounts]),
     )
 
 
 @dataclass(frozen=True)
 class _Shared:
+    move_cards: MoveCards
     db: Database
     slack: AsyncWebClient
     upstox: UpstoxClient
@@ -503,6 +516,7 @@ def _build_account(settings: Settings, account: Account, shared: _Shared) -> Acc
         public_ip=shared.public_ip,
         market=settings.market,
         after_close=settings.apply_after_close_at,
+        moves=shared.move_cards,
     )
     applier = ChangeApplier(
         db=db,

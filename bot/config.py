@@ -558,7 +558,14 @@ class Settings(BaseSettings):
         """These settings serving `accounts`; the account fields become the first one's."""
         if not accounts:
             raise ValueError("list at least one account")
-        copy = self.for_account(accounts[0])
+        copy = self.for_account(accounts[0]).model_copy(
+            # The global Slack people and channel stay (e.g. where a host move's card goes).
+            update={
+                "slack_approval_channel": self.slack_approval_channel,
+                "slack_approvers": self.slack_approvers,
+                "slack_requesters": self.slack_requesters,
+            }
+        )
         copy._accounts = accounts
         return copy
 

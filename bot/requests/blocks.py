@@ -9,6 +9,8 @@ checked on the server when a click arrives.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.ips import same_ip
@@ -477,3 +479,149 @@ def submitted_values(view: View) -> dict[str, str]:
     picked = (values.get(ACCOUNT_FIELD) or {}).get(_ACTION) or {}
     found[ACCOUNT_FIELD] = str((picked.get("selected_option") or {}).get("value") or "")
     return found
+
+
+# -- host moves: one card, a row per account ---------------------------------------------
+
+MOVE_APPROVE_ACTION = "move_approve"
+MOVE_REJECT_ACTION = "move_reject"
+MOVE_DECISION_BLOCK = "move_decision"
+
+
+@dataclass(frozen=True, slots=True)
+class MoveRow:
+    """One account of a host move: its request, or why it was left out."""
+
+    account: str
+    request: ChangeRequest | None = None
+    refused: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MoveView:
+    move_id: str
+    requester_id: str
+    reason: str
+    proposed_primary: str
+    proposed_secondary: str | None
+    rows: tuple[MoveRow, ...]
+    now: datetime
+    host_check: bool = False
+    host_ip: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return any(r.request is not None and r.request.state is S.PENDING for r in self.rows)
+
+
+def row_outcome(row: MoveRow) -> str:
+    """Where one account of a move stands, in a few words (mrkdwn, escaped)."""
+    request = row.request
+    if request is None:
+        return f":no_entry: *refused* — {escape(bk.clip(row.refused or 'left out', 300))}"
+    state = request.state
+    why = escape(bk.clip(request.failure_reason or "", 300))
+    if state is S.PENDING:
+        return ":hourglass: waiting for approval"
+    if state in (S.APPROVED, S.APPLYING):
+        return ":arrows_counterclockwise: applying…"
+    if state is S.SCHEDULED:
+        at = format_ist(request.scheduled_at) if request.scheduled_at else "later"
+        return f":calendar: scheduled for {at}"
+    if state is S.APPLIED:
+        return ":white_check_mark: *moved* — log in again"
+    if state is S.FAILED:
+        return f":x: *refused* — {why or 'see the thread'}"
+    if state is S.CANCELLED and request.decided_by == "bot" and why:
+        return f":no_entry: *refused* — {why}"
+    if state is S.REJECTED:
+        return ":no_entry_sign: rejected"
+    if state is S.EXPIRED:
+        return ":hourglass_flowing_sand: expired"
+    return escape(state.value)
+
+
+def move_card(view: MoveView) -> tuple[str, list[Block]]:
+    proposed = inline_code(view.proposed_primary)
+    if view.proposed_secondary:
+        proposed += f" + {inline_code(view.proposed_secondary)}"
+    lines = []
+    for row in view.rows:
+        request = row.request
+        current = ""
+        if request is not None:
+            current = inline_code(request.current_primary or "none")
+            if request.current_secondary:
+                current += f" + {inline_code(request.current_secondary)}"
+            current = f" {current} →"
+        lines.append(f"*`{escape(row.account)}`*{current} {proposed} · {row_outcome(row)}")
+    blocks: list[bk.Part] = [
+        bk.header(f"Host move {view.move_id}"),
+        bk.section(
+            f"{mention(view.requester_id)} asks to move {len(view.rows)} accounts to {proposed}. "
+            "*Reason:*"
+        ),
+        quoted_plain(view.reason),
+        bk.section(bk.clip("\n".join(lines), 2900)),
+    ]
+    if view.host_check:
+        ips = {view.proposed_primary, view.proposed_secondary}
+        if view.host_ip is None:
+            blocks.append(bk.context("This host's public IP could not be determined."))
+        elif any(same_ip(view.host_ip, ip) for ip in ips if ip):
+            blocks.append(
+                bk.context(f"This host's public IP {inline_code(view.host_ip)} is in the proposal.")
+            )
+        else:
+            blocks.append(
+                bk.section(
+                    f":rotating_light: This host's public IP {inline_code(view.host_ip)} is *not* "
+                    "in the proposal: after the move, orders from this host are rejected."
+                )
+            )
+    if view.pending:
+        waiting = sum(
+            1 for r in view.rows if r.request is not None and r.request.state is S.PENDING
+        )
+        blocks.append(
+            bk.context(
+                ":warning: Approving applies each waiting account in turn — each with its own "
+                "re-check and one request to Upstox — uses each one's change for this week and "
+                "logs each one out. An account refused never stops the others."
+            )
+        )
+        sure = bk.confirm(
+            "Move the accounts now?",
+            f"{waiting} account(s) to {proposed}. Each uses this week's only change and is "
+            "logged out.",
+            yes="Approve",
+            no="Back",
+        )
+        blocks.append(
+            bk.actions(
+                bk.button(
+                    "Approve all",
+                    MOVE_APPROVE_ACTION,
+                    value=view.move_id,
+                    style="primary",
+                    confirm=sure,
+                ),
+                bk.button(
+                    "Reject",
+                    MOVE_REJECT_ACTION,
+                    value=view.move_id,
+                    style="danger",
+                    confirm=bk.confirm(
+                        "Reject the move?", "Nothing changes at Upstox.", yes="Reject", no="Back"
+                    ),
+                ),
+                block_id=MOVE_DECISION_BLOCK,
+            )
+        )
+    blocks.append(bk.context(f"Updated {format_ist(view.now)}"))
+    moved = sum(1 for r in view.rows if r.request is not None and r.request.state is S.APPLIED)
+    text = (
+        f"Host move {view.move_id}: {moved} of {len(view.rows)} accounts moved to "
+        f"{view.proposed_primary}"
+    )
+    return bk.text_and_blocks(escape(text), blocks)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Protocol
 
 from bot.home.service import HomePublisher
 from bot.ist import Clock
@@ -52,6 +53,12 @@ class CardView:
 CardRenderer = Callable[[CardView], tuple[str, Blocks]]
 
 
+class MoveCard(Protocol):
+    """Re-renders a host move's card (`bot.requests.moves`) from what is stored."""
+
+    async def refresh(self, move_id: str) -> None: ...
+
+
 class RequestCards:
     def __init__(
         self,
@@ -65,7 +72,9 @@ class RequestCards:
         public_ip: PublicIpLookup | None = None,
         market: TradingHours | None = None,
         after_close: time = time(15, 35),
+        moves: MoveCard | None = None,
     ) -> None:
+        self._moves = moves
         self._channel = channel
         self._render = render
         self._clock = clock
@@ -133,6 +142,12 @@ class RequestCards:
 
     async def update(self, request: ChangeRequest, note: str | None = None) -> None:
         if request.card_channel is None or request.card_ts is None:
+            return
+        if request.move_id is not None and self._moves is not None:
+            # One account's part of a host move: its row on the move's card.
+            await self._moves.refresh(request.move_id)
+            if note:
+                await self.follow_up(request, escape(note))
             return
         text, blocks = self.render(
             request, note, await self.approvers(request), await self.host_ip(request)

@@ -25,6 +25,8 @@ from bot.requests.blocks import (
     APPROVE_ACTION,
     APPROVE_AFTER_CLOSE_ACTION,
     CALLBACK_ID,
+    MOVE_APPROVE_ACTION,
+    MOVE_REJECT_ACTION,
     REJECT_ACTION,
     REJECT_CALLBACK_ID,
     change_request_modal,
@@ -35,6 +37,7 @@ from bot.requests.blocks import (
     result_modal,
     submitted_values,
 )
+from bot.requests.moves import HostMoves, MoveRequested
 from bot.requests.service import ChangeRequestService, Desks, InvalidFields, Verb
 from bot.slack.channel import SlackChannel
 from bot.slack.commands import (
@@ -185,9 +188,10 @@ def tell_clicker(body: dict[str, Any], respond: AsyncRespond, client: AsyncWebCl
     return tell
 
 
-def set_across_command(desks: Desks) -> Handler:
-    """`/staticip set` naming no account, with several: the form (with an account picker),
-    or a question which account (a change is never guessed onto one)."""
+def set_across_command(desks: Desks, moves: HostMoves) -> Handler:
+    """`/staticip set` naming no one account, with several: `all` or a comma list is a host
+    move; nothing opens the form (with an account picker); anything else is asked which
+    account (a change is never guessed onto one)."""
 
     async def handle(ctx: CommandContext) -> None:
         if not ctx.args.strip():
@@ -197,7 +201,18 @@ def set_across_command(desks: Desks) -> Handler:
                 trigger_id=ctx.trigger_id, view=change_request_modal(desks.names)
             )
             return
-        word = ctx.args.split(None, 1)[0]
+        word, _, rest = ctx.args.strip().partition(" ")
+        targets = moves.targets(word)
+        if targets is not None:
+            if "--at" in rest:
+                raise UserFacingError(
+                    "A host move is applied on approval; `--at` works for one account at a "
+                    "time. Nothing was requested."
+                )
+            primary, secondary, reason = split_set_args(rest)
+            made = await moves.create(ctx.user_id, targets, primary, secondary, reason)
+            await ctx.reply(move_confirmation(made))
+            return
         unknown = "" if looks_like_ip(word) else f"There is no account `{_shown(word)}`. "
         raise UserFacingError(
             f"{unknown}Which account? `/staticip set <account> <primary> [<secondary>] "
@@ -221,11 +236,23 @@ def cancel_across_command(desks: Desks) -> Handler:
     return handle
 
 
+def move_confirmation(made: MoveRequested) -> str:
+    where = f"<{made.link}|the card>" if made.link else "the approvals channel"
+    names = ", ".join(f"`{name}`" for name, _ in made.parts)
+    text = (
+        f"Host move `{made.move.id}` requested for {names}; an approver of every one of them "
+        f"decides in {where}. Nothing changes until then."
+    )
+    if made.refused:
+        text += "\nLeft out:" + "".join(f"\n• `{name}`: {why}" for name, why in made.refused)
+    return text
+
+
 def _shown(word: str) -> str:
     return word[:40].replace("`", "'")
 
 
-def register(app: AsyncApp, desks: Desks) -> None:
+def register(app: AsyncApp, desks: Desks, moves: HostMoves) -> None:
     def decision(verb: Verb) -> Any:
         async def listener(
             ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
@@ -241,6 +268,23 @@ def register(app: AsyncApp, desks: Desks) -> None:
 
         return listener
 
+    def move_decision(verb: Verb) -> Any:
+        async def listener(
+            ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        ) -> None:
+            await ack()
+            tell = tell_clicker(body, respond, client)
+            async with error_boundary(
+                f"host move {verb.value} click",
+                tell,
+                consequence="the card shows each account's real state",
+            ):
+                await tell(await moves.decide(clicked_value(body), clicker(body), verb))
+
+        return listener
+
+    app.action(MOVE_APPROVE_ACTION)(move_decision(Verb.APPROVE))
+    app.action(MOVE_REJECT_ACTION)(move_decision(Verb.REJECT))
     app.action(APPROVE_ACTION)(decision(Verb.APPROVE))
     app.action(APPROVE_AFTER_CLOSE_ACTION)(decision(Verb.APPROVE_AFTER_CLOSE))
 

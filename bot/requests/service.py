@@ -227,8 +227,12 @@ class ChangeRequestService:
         reason: str | None,
         *,
         apply_at: datetime | None = None,
+        move_id: str | None = None,
     ) -> ChangeRequest:
         """Validate, store and post a request for approval; raise UserFacingError if refused.
+
+        `move_id`: the request is this account's part of a host move, whose card (posted by
+        `bot.requests.moves`) stands for it: none of its own is posted.
 
         `apply_at` (`--at`): approving it schedules the change for that time instead of
         applying it at once. Nothing is stored, posted or sent to Upstox until every check
@@ -282,10 +286,12 @@ class ChangeRequestService:
                 expires_at=now + self._settings.approval_ttl,
                 now=now,
                 scheduled_at=apply_at,
+                move_id=move_id,
                 audit=NewAuditEvent(
                     AuditEvent.REQUESTED,
                     requester_id,
                     {
+                        **({"move_id": move_id} if move_id else {}),
                         "primary": proposal.primary,
                         "secondary": proposal.secondary,
                         "current_primary": ips.primary_ip,
@@ -297,6 +303,9 @@ class ChangeRequestService:
             )
         except RequestAlreadyOpen as race:  # another replica's request won the slot
             raise RequestOpen(race.existing_id) from None
+        if move_id is not None:
+            self._arm_expiry(request)
+            return request
         try:
             posted = await self.cards.post(request)
         except Exception:
@@ -542,6 +551,24 @@ class ChangeRequestService:
         )
         return won
 
+    async def withdraw(self, request: ChangeRequest, why: str) -> ChangeRequest | None:
+        """Take a pending request out (a host move's part that could not be approved, or
+        whose card could not be posted): cancelled by the bot, `why` kept as its reason."""
+        now = self._clock()
+        won = await self._db.requests.transition(
+            request.id,
+            S.PENDING,
+            S.CANCELLED,
+            now=now,
+            decided_by="bot",
+            decided_at=now,
+            failure_reason=why[:MAX_REASON],
+            audit=NewAuditEvent(AuditEvent.CANCELLED, "bot", {"why": why[:MAX_REASON]}),
+        )
+        if won is not None:
+            await self.cards.update(won)
+        return won
+
     async def open_request(self) -> ChangeRequest | None:
         return await self._db.requests.get_open(self._account)
 
@@ -716,6 +743,9 @@ class Desks:
 
     def named(self, name: str) -> AccountDesk | None:
         return self._by_name.get(name)
+
+    def of_key(self, key: str) -> AccountDesk | None:
+        return self._by_key.get(key)
 
     async def of_request(self, request_id: str) -> AccountDesk:
         if len(self.all) == 1:

@@ -21,6 +21,7 @@ from bot.store.audit import AuditLog
 from bot.store.crypto import TokenCipher
 from bot.store.daily_runs import DailyRunRepository
 from bot.store.deliveries import DeliveryRepository
+from bot.store.moves import MoveRepository
 from bot.store.oauth_states import OAuthStateRepository
 from bot.store.requests import RequestRepository
 from bot.store.tables import SCHEMA_VERSION, metadata, schema_version
@@ -103,6 +104,7 @@ class Database:
         self.daily_runs = DailyRunRepository(engine, clock)
         self.week_refusals = WeekRefusalRepository(engine, clock)
         self.approvals = ApprovalRepository(engine, clock)
+        self.moves = MoveRepository(engine, clock)
 
     @property
     def backend(self) -> str:

@@ -96,6 +96,8 @@ class ChangeRequest:
     version: int
     updated_at: datetime
     scheduled_at: datetime | None = None
+    move_id: str | None = None
+    """The host move this request is one account's part of (see `HostMove`)."""
 
     @property
     def is_open(self) -> bool:
@@ -124,6 +126,7 @@ class ChangeRequest:
             version=row["version"],
             updated_at=row["updated_at"],
             scheduled_at=row.get("scheduled_at"),
+            move_id=row.get("move_id"),
         )
 
 

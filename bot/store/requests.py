@@ -26,8 +26,13 @@ _ID_ATTEMPTS = 5
 c = change_requests.c
 
 
+def new_id(prefix: str) -> str:
+    """`<prefix>-` and 8 characters nobody misreads aloud."""
+    return f"{prefix}-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
+
+
 def new_request_id() -> str:
-    return "r-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
+    return new_id("r")
 
 
 class RequestRepository(Repository):
@@ -45,6 +50,7 @@ class RequestRepository(Repository):
         now: datetime | None = None,
         audit: NewAuditEvent | None = None,
         scheduled_at: datetime | None = None,
+        move_id: str | None = None,
     ) -> ChangeRequest:
         """Insert a pending request, or raise `RequestAlreadyOpen`.
 
@@ -69,6 +75,7 @@ class RequestRepository(Repository):
                 "updated_at": at,
                 "open_slot": account,
                 "scheduled_at": scheduled_at,
+                "move_id": move_id,
             }
             try:
                 async with self._engine.begin() as conn:
@@ -95,6 +102,13 @@ class RequestRepository(Repository):
                 .first()
             )
         return None if row is None else ChangeRequest.from_row(row)
+
+    async def in_move(self, move_id: str) -> list[ChangeRequest]:
+        """Every account's request of a host move."""
+        query = select(change_requests).where(c.move_id == move_id).order_by(c.created_at, c.id)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [ChangeRequest.from_row(r) for r in rows]
 
     async def get_open(self, account: str) -> ChangeRequest | None:
         async with self._engine.connect() as conn:

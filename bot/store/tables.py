@@ -64,7 +64,10 @@ change_requests = Table(
     Column("open_slot", String(64)),
     # When a "scheduled" request is applied (IST time chosen by "Approve for after close").
     Column("scheduled_at", UtcDateTime),
+    # The host move (`host_moves`) this request is one account's part of, else NULL.
+    Column("move_id", String(32)),
     Index("ix_change_requests_account_state", "account", "state"),
+    Index("ix_change_requests_move_id", "move_id"),
     Index("uq_change_requests_open_slot", "open_slot", unique=True),
     Index("ix_change_requests_state_expires_at", "state", "expires_at"),
 )
@@ -203,4 +206,23 @@ request_approvals = Table(
     Column("approver_id", String(64), nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Index("uq_request_approvals_request_id_approver_id", "request_id", "approver_id", unique=True),
+)
+
+
+# A host move: one request to move several accounts to the same IPs, approved once. Each
+# account's part is a change request (`change_requests.move_id`) with its own window, slot,
+# re-check and single PUT; `refused` lists the accounts left out when it was made, and why.
+host_moves = Table(
+    "host_moves",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("requester_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("proposed_primary", String(64), nullable=False),
+    Column("proposed_secondary", String(64)),
+    Column("accounts", Text, nullable=False, server_default=text("'[]'")),
+    Column("refused", Text, nullable=False, server_default=text("'{}'")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("card_channel", String(64)),
+    Column("card_ts", String(64)),
 )
