@@ -353,7 +353,12 @@ def test_cli_reads_more_users_from_a_file(tmp_path: Path) -> None:
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
     stdout = process.stdout
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     try:
         url = token = ""
         while not (url and token):
