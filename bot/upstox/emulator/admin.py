@@ -1,4 +1,9 @@
-"""Admin JSON API under /_emulator/: how tests and people steer the emulator over HTTP."""
+"""Admin JSON API under /_emulator/: how tests and people steer the emulator over HTTP.
+
+Every endpoint that concerns one Upstox user takes an optional `user_id` (query parameter,
+or a body field where the body is JSON); without it, the first (default) user. An unknown
+user_id answers 404 {"detail": "unknown user_id '...'"}.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +20,14 @@ from bot.ist import IST
 from bot.upstox.emulator.rules import EmulatorError, RateLimiter, WeekRule
 from bot.upstox.emulator.state import (
     AbsentStyle,
+    AppConfig,
     EmulatorState,
     ExtraApp,
     Fault,
     IpAccess,
+    RegisteredIps,
+    UnknownUserError,
+    UserSpec,
     ist_iso,
 )
 
@@ -31,6 +40,7 @@ class _Body(BaseModel):
 
 
 class IpsBody(_Body):
+    user_id: str | None = None
     primary_ip: str | None = None
     secondary_ip: str | None = None
     primary_ip_updated_at: datetime | None = None
@@ -45,9 +55,12 @@ class ClockBody(_Body):
 
 class TokenBody(_Body):
     issued_at: datetime | None = None
+    user_id: str | None = None
+    client_id: str | None = None
 
 
 class FaultsBody(_Body):
+    user_id: str | None = None  # for the faults that name no user_id themselves
     latency: float | None = Field(default=None, ge=0)
     put_delay: float | None = Field(default=None, ge=0)
     faults: list[Fault] = []
@@ -60,7 +73,57 @@ class AppBody(_Body):
     notifier_url: str | None = None
 
 
+class AppForUserBody(AppBody):
+    user_id: str | None = None
+
+
+class UserBody(_Body):
+    """A new Upstox user: the account, its main app, its IPs and its extra apps."""
+
+    user_id: str = Field(min_length=1)
+    name: str = "Emulated Trader"
+    email: str = "trader@example.com"
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+    redirect_uri: str
+    notifier_url: str | None = None
+    primary_ip: str | None = None
+    secondary_ip: str | None = None
+    primary_ip_updated_at: datetime | None = None
+    secondary_ip_updated_at: datetime | None = None
+    # When the IPs were last changed: the default for both *_updated_at of the IPs given.
+    last_changed_at: datetime | None = None
+    apps: list[AppBody] = []
+    ip_access: IpAccess = "ok"
+    seed_token: str | None = None  # a token with this value, issued at creation
+    issue_token: bool = False  # mint a token and answer it as access_token
+
+    def spec(self) -> UserSpec:
+        last = _aware(self.last_changed_at)
+        primary_at = _aware(self.primary_ip_updated_at) or (last if self.primary_ip else None)
+        secondary_at = _aware(self.secondary_ip_updated_at) or (last if self.secondary_ip else None)
+        config = AppConfig(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            redirect_uri=self.redirect_uri,
+            notifier_url=self.notifier_url,
+            user_id=self.user_id,
+            user_name=self.name,
+            email=self.email,
+        )
+        return UserSpec(
+            config,
+            RegisteredIps(self.primary_ip, self.secondary_ip, primary_at, secondary_at),
+            tuple(ExtraApp(**app.model_dump()) for app in self.apps),
+            self.seed_token,
+            self.ip_access,
+        )
+
+
 class ConfigBody(_Body):
+    user_id: str | None = None
+    name: str | None = None
+    email: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
     redirect_uri: str | None = None
@@ -80,24 +143,49 @@ def _aware(moment: datetime | None) -> datetime | None:
 def admin_router(state: EmulatorState) -> APIRouter:
     router = APIRouter()
 
+    def user_id_of(*candidates: str | None) -> str:
+        """The first user_id given (body before query), checked; else the default user."""
+        chosen = next((c for c in candidates if c is not None), None)
+        try:
+            return state.user(chosen).user_id
+        except UnknownUserError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @router.get("/users")
+    async def users() -> list[dict[str, Any]]:
+        return list(state.snapshot()["users"])
+
+    @router.post("/users")
+    async def add_user(body: UserBody) -> dict[str, Any]:
+        try:
+            state.add_user(body.spec())
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+        answer = state.snapshot(body.user_id)
+        if body.issue_token:
+            answer["access_token"] = state.issue_token(user_id=body.user_id).value
+        return answer
+
     @router.post("/reset")
     async def reset() -> dict[str, Any]:
         state.reset()
         return state.snapshot()
 
     @router.get("/state")
-    async def snapshot() -> dict[str, Any]:
-        return state.snapshot()
+    async def snapshot(user_id: str | None = None) -> dict[str, Any]:
+        return state.snapshot(user_id_of(user_id))
 
     @router.post("/ips")
-    async def set_ips(body: IpsBody) -> dict[str, Any]:
+    async def set_ips(body: IpsBody, user_id: str | None = None) -> dict[str, Any]:
+        target = user_id_of(body.user_id, user_id)
         state.set_ips(
             body.primary_ip,
             body.secondary_ip,
             _aware(body.primary_ip_updated_at),
             _aware(body.secondary_ip_updated_at),
+            user_id=target,
         )
-        return state.snapshot()
+        return state.snapshot(target)
 
     @router.post("/clock")
     async def set_clock(body: ClockBody) -> dict[str, Any]:
@@ -112,9 +200,18 @@ def admin_router(state: EmulatorState) -> APIRouter:
         return {"now": ist_iso(state.now())}
 
     @router.post("/tokens")
-    async def issue_token(body: TokenBody | None = None) -> dict[str, Any]:
-        record = state.issue_token(issued_at=_aware(body.issued_at) if body else None)
+    async def issue_token(
+        body: TokenBody | None = None, user_id: str | None = None
+    ) -> dict[str, Any]:
+        body = body or TokenBody()
+        target = user_id_of(body.user_id, user_id)
+        if body.client_id is not None and state.user_for_client(body.client_id) != target:
+            raise HTTPException(400, f"client_id {body.client_id!r} is not {target!r}'s app")
+        record = state.issue_token(
+            issued_at=_aware(body.issued_at), user_id=target, client_id=body.client_id
+        )
         return {
+            "client_id": record.client_id,
             "access_token": record.value,
             "user_id": record.user_id,
             "issued_at": ist_iso(record.issued_at),
@@ -122,12 +219,20 @@ def admin_router(state: EmulatorState) -> APIRouter:
         }
 
     @router.post("/faults")
-    async def add_faults(body: FaultsBody) -> dict[str, Any]:
+    async def add_faults(body: FaultsBody, user_id: str | None = None) -> dict[str, Any]:
+        target = body.user_id if body.user_id is not None else user_id
+        if target is not None:
+            user_id_of(target)
+        for fault in body.faults:
+            if fault.user_id is not None:
+                user_id_of(fault.user_id)
         if body.latency is not None:
             state.latency = body.latency
         if body.put_delay is not None:
             state.put_delay = body.put_delay
         for fault in body.faults:
+            if fault.user_id is None and target is not None:
+                fault = fault.model_copy(update={"user_id": target})
             try:
                 state.add_fault(fault)
             except ValueError as exc:
@@ -140,39 +245,56 @@ def admin_router(state: EmulatorState) -> APIRouter:
         return state.snapshot()
 
     @router.post("/config")
-    async def configure(body: ConfigBody) -> dict[str, Any]:
+    async def configure(body: ConfigBody, user_id: str | None = None) -> dict[str, Any]:
+        target = user_id_of(body.user_id, user_id)
+        user = state.user(target)
         app_fields = {"client_id", "client_secret", "redirect_uri", "notifier_url"}
         changes = body.model_dump(include=app_fields, exclude_unset=True)
-        state.config = replace(state.config, **changes)
+        if body.name is not None:
+            changes["user_name"] = body.name
+        if body.email is not None:
+            changes["email"] = body.email
+        try:
+            state.set_config(replace(user.config, **changes), target)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
         if body.ip_access is not None:
-            state.ip_access = body.ip_access
+            user.ip_access = body.ip_access
         if body.absent_fields is not None:
             state.absent_fields = body.absent_fields
         if body.week_rule is not None:
             state.week_rule = body.week_rule
         if body.rate_limits is not None:
             state.rate_limiter = RateLimiter(tuple(body.rate_limits))
-        return state.snapshot()
+        return state.snapshot(target)
 
     @router.post("/apps")
-    async def add_app(body: AppBody) -> dict[str, Any]:
+    async def add_app(body: AppForUserBody, user_id: str | None = None) -> dict[str, Any]:
+        target = user_id_of(body.user_id, user_id)
         try:
-            state.add_app(ExtraApp(**body.model_dump()))
+            state.add_app(ExtraApp(**body.model_dump(exclude={"user_id"})), target)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
-        return state.snapshot()
+        return state.snapshot(target)
 
     @router.post("/token-requests/approve")
-    async def approve_token_request(client_id: str | None = None) -> dict[str, Any]:
+    async def approve_token_request(
+        client_id: str | None = None, user_id: str | None = None
+    ) -> dict[str, Any]:
+        if user_id is not None:
+            user_id_of(user_id)
         try:
-            url, payload = state.approve_token_request(client_id)
+            url, payload = state.approve_token_request(client_id, user_id)
         except EmulatorError as exc:
             raise HTTPException(409, exc.message) from None
         return {"notifier_url": url, "payload": payload, **await _deliver(url, payload)}
 
     @router.get("/calls")
-    async def calls() -> list[dict[str, Any]]:
-        return [call.as_json() for call in list(state.calls)]
+    async def calls(user_id: str | None = None) -> list[dict[str, Any]]:
+        """Every API call (only `user_id`'s when given), each with the user it was for."""
+        if user_id is not None:
+            user_id_of(user_id)
+        return [call.as_json() for call in list(state.calls) if user_id in (None, call.user_id)]
 
     @router.delete("/calls")
     async def clear_calls() -> dict[str, str]:

@@ -66,16 +66,18 @@ def _add_api_routes(app: FastAPI, state: EmulatorState) -> None:
 
     @app.get("/v2/user/ip")
     async def get_ips(request: Request) -> Response:
-        bearer(request)
-        state.check_ip_access()
-        return success(state.ips_json())
+        token = bearer(request)
+        state.check_ip_access(token.user_id)
+        return success(state.ips_json(token.user_id))
 
     @app.put("/v2/user/ip")
     async def put_ips(request: Request) -> Response:
         token = bearer(request)
-        state.check_ip_access()
-        body = await _json_body(request)
         call = request.scope.get(CALL_SCOPE_KEY)
+        if isinstance(call, CallRecord):
+            call.user_id = token.user_id
+        state.check_ip_access(token.user_id)
+        body = await _json_body(request)
         if isinstance(call, CallRecord):
             call.body = body
         primary, secondary = state.begin_ip_update(token, body)
@@ -127,7 +129,8 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         state = self.state
-        call = state.record_call(scope["method"], scope["path"])
+        receive = await _replayable(scope, receive)
+        call = state.record_call(scope["method"], scope["path"], _call_user(state, scope))
         scope[CALL_SCOPE_KEY] = call  # so a route can add what it received to the call log
 
         async def recording_send(message: Message) -> None:
@@ -141,7 +144,7 @@ class FaultMiddleware:
 
         if state.latency:
             await state.hangs.wait(state.latency)
-        fault = state.take_fault(call.route)
+        fault = state.take_fault(call.route, call.user_id)
         if fault is None:
             await self.app(scope, receive, recording_send)
             return
@@ -170,6 +173,51 @@ class FaultMiddleware:
         # Normally the client gave up long ago and uvicorn discards this.
         body = json.dumps(error_envelope("UDAPI100500", "Gateway timeout")).encode()
         await _send_raw(send, 504, body, {})
+
+
+_TOKEN_EXCHANGE = "POST /v2/login/authorization/token"  # noqa: S105 - a route
+
+
+async def _replayable(scope: Scope, receive: Receive) -> Receive:
+    """For the token exchange, read the (small) form body now so the call's user can be
+    found from its client_id, and hand the app a receive that replays it."""
+    if route_key(scope["method"], scope["path"]) != _TOKEN_EXCHANGE:
+        return receive
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    scope[_BODY_SCOPE_KEY] = b"".join(m.get("body", b"") for m in messages)
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
+_BODY_SCOPE_KEY = "upstox_emulator.body"
+
+
+def _call_user(state: EmulatorState, scope: Scope) -> str | None:
+    """Whose call this is: the bearer token's user, else the owner of the client_id the
+    call names (login dialog query, token exchange form, token request path)."""
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return state.token_user(value.strip())
+    path: str = scope["path"]
+    client_id: str | None = None
+    if path.startswith("/v3/login/auth/token/request/"):
+        client_id = path.removeprefix("/v3/login/auth/token/request/").strip("/")
+    elif route_key(scope["method"], path) == "GET /v2/login/authorization/dialog":
+        query = scope.get("query_string", b"").decode("latin-1")
+        client_id = dict(parse_qsl(query)).get("client_id")
+    elif _BODY_SCOPE_KEY in scope:
+        form = dict(parse_qsl(scope[_BODY_SCOPE_KEY].decode("utf-8", "replace")))
+        client_id = form.get("client_id")
+    return state.user_for_client(client_id) if client_id else None
 
 
 async def _forced_error(fault: Fault, send: Send) -> None:

@@ -16,6 +16,24 @@ Point the bot at it::
     UPSTOX_REDIRECT_URI=http://127.0.0.1:3000/upstox/callback   # must match --redirect-uri
     UPSTOX_ACCESS_TOKEN=<the seed token it printed>
 
+Several Upstox users (accounts): the flags above describe the first, default user; more
+come from ``--users users.json``, a JSON list of objects shaped like the body of
+``POST /_emulator/users`` (below), e.g.::
+
+    [{"user_id": "EMU002", "name": "Second Trader", "client_id": "second-key",
+      "client_secret": "second-secret", "redirect_uri": "http://127.0.0.1:3000/upstox/callback",
+      "notifier_url": null, "primary_ip": "203.0.113.20", "last_changed_at": "2026-04-03T10:00",
+      "apps": [{"client_id": "second-algo", "client_secret": "s", "redirect_uri": "..."}],
+      "seed_token": "optional; else a random one is printed"}]
+
+It prints a seed token per user (``seed access token for EMU002: ...``). Each user has its
+own main app and extra apps (client_ids are unique across users), registered IPs and so
+its own week lock, IP access, tokens (a PUT invalidates only its user's tokens),
+rate-limit windows and PUT-in-flight slot. A bearer token decides whose IPs and profile
+``/v2/user/*`` read and change; the login dialog, token exchange and Access Token Request
+find the user by the app's client_id. The week rule, rate-limit numbers, ``absent_fields``,
+``latency``, ``put_delay`` and the clock are Upstox-wide.
+
 What it implements:
 
 - ``GET``/``PUT /v2/user/ip``: validation (UDAPI1182 missing primary, 1183 invalid IP,
@@ -39,27 +57,53 @@ What it implements:
 - HTTP statuses per UDAPI118x code are not documented; the emulator uses 400 for input
   errors, 403 for 1179-1181 and 423 for 1185/1186. Clients must branch on the code.
 
-Admin API (JSON, no auth; under ``/_emulator``):
+Admin API (JSON, no auth; under ``/_emulator``). Endpoints about one user take an
+optional ``user_id`` (``?user_id=`` or, where the body is JSON, a ``"user_id"`` field that
+wins over the query); without it they mean the first (default) user. An unknown user_id
+answers 404 ``{"detail": "unknown user_id '...'"}``.
 
-- ``POST /reset``: back to the start-up config and IPs; forgets tokens, calls, faults.
-- ``GET /state``: IPs, next allowed change, clock, tokens (hints only), faults.
-- ``POST /ips`` ``{"primary_ip", "secondary_ip", "primary_ip_updated_at", ...}``:
-  set the registered IPs (ISO times; naive means IST). Does not touch tokens.
+- ``POST /reset``: back to the start-up users, config and IPs; forgets users added since,
+  tokens, calls, faults.
+- ``GET /users``: every user, each shaped like ``GET /state``'s per-user part.
+- ``POST /users`` ``{"user_id", "name"?, "email"?, "client_id", "client_secret",
+  "redirect_uri", "notifier_url"?, "primary_ip"?, "secondary_ip"?,
+  "primary_ip_updated_at"?, "secondary_ip_updated_at"?, "last_changed_at"? (default for
+  both times of the IPs given), "apps"?: [{"client_id", "client_secret", "redirect_uri",
+  "notifier_url"?}], "ip_access"?, "seed_token"?, "issue_token"?: bool}``: add a user;
+  answers ``GET /state?user_id=`` of it, plus ``"access_token"`` when ``issue_token``.
+  409 when the user_id or a client_id is taken.
+- ``GET /state`` (``?user_id=``): the user's ``user_id``, ``config``, ``apps``, ``ips``,
+  ``next_change_allowed_at``, ``ip_access``, ``put_in_flight``, ``tokens`` (hints only),
+  ``pending_token_requests``; the Upstox-wide ``now``, ``week_rule``, ``absent_fields``,
+  ``latency``, ``put_delay``, ``faults``, ``rate_limits``; ``users``: every user's part.
+- ``POST /ips`` ``{"user_id"?, "primary_ip", "secondary_ip", "primary_ip_updated_at", ...}``:
+  set a user's registered IPs (ISO times; naive means IST). Does not touch tokens.
 - ``POST /clock`` ``{"now": iso, "frozen": bool}`` or ``{"advance_seconds": n}``.
-- ``POST /tokens`` ``{"issued_at": iso?}``: issue a token; answers it with its expiry.
-- ``POST /faults`` ``{"latency": s, "put_delay": s, "faults": [{"route": "PUT /v2/user/ip",
-  "kind": "status"|"timeout"|"drop"|"commit_then_drop"|"commit_then_timeout",
-  "status": 503, "count": 1, "error_code": ..., "message": ..., "body": ...,
-  "retry_after": s, "hang_seconds": s}]}``; ``DELETE /faults`` clears them. Routes are
-  ``"METHOD /path"`` as in the list above (``POST /v3/login/auth/token/request``), or ``*``.
-- ``POST /config`` ``{"client_id", "client_secret", "redirect_uri", "notifier_url",
-  "ip_access": "ok"|"not_allowed"|"app_inactive"|"not_available",
-  "absent_fields": "omit"|"null", "rate_limits": [[window_s, limit], ...]}``.
-- ``POST /apps`` ``{"client_id", "client_secret", "redirect_uri", "notifier_url"}``: another
-  Upstox app of the same user (a trading system's); its tokens die with the user's.
-- ``POST /token-requests/approve`` (``?client_id=`` for one app's): the user approves the
-  pending Access Token Request.
-- ``GET /calls`` (``DELETE`` clears): every API call with method, path, status, outcome.
+- ``POST /tokens`` ``{"issued_at": iso?, "user_id"?, "client_id"?}``: issue a token of the
+  user (for its main app, or the given app of that user); answers it with its expiry.
+- ``POST /faults`` ``{"user_id"?, "latency": s, "put_delay": s, "faults": [{"route":
+  "PUT /v2/user/ip", "kind": "status"|"timeout"|"drop"|"commit_then_drop"|
+  "commit_then_timeout", "status": 503, "count": 1, "error_code": ..., "message": ...,
+  "body": ..., "retry_after": s, "hang_seconds": s, "user_id"?}]}``; ``DELETE /faults``
+  clears them. Routes are ``"METHOD /path"`` as in the list above (``POST
+  /v3/login/auth/token/request``), or ``*``. A fault with a user_id (its own, else the
+  body's, else ``?user_id=``) only hits that user's calls (by bearer token, else by the
+  client_id the call names); without one it hits anyone's, as with a single user.
+  ``latency`` and ``put_delay`` are Upstox-wide.
+- ``POST /config`` (``?user_id=``) ``{"user_id"?, "client_id", "client_secret",
+  "redirect_uri", "notifier_url", "name", "email",
+  "ip_access": "ok"|"not_allowed"|"app_inactive"|"not_available"}`` for the user, and the
+  Upstox-wide ``"absent_fields": "omit"|"null", "rate_limits": [[window_s, limit], ...],
+  "week_rule"``.
+- ``POST /apps`` ``{"user_id"?, "client_id", "client_secret", "redirect_uri",
+  "notifier_url"}``: another Upstox app of the user (a trading system's); its tokens die
+  with the user's.
+- ``POST /token-requests/approve`` (``?client_id=`` for one app's, ``?user_id=`` for one
+  user's apps): the user approves the pending Access Token Request.
+- ``GET /calls`` (``?user_id=`` for one user's; ``DELETE`` clears): every API call with
+  method, path, route, status, outcome, fault, ``user_id`` (whose call it was: the bearer
+  token's user, else the owner of the client_id it names; null if neither is known) and,
+  for ``PUT /v2/user/ip``, the body.
 
 In tests use ``EmulatorServer`` (port 0, background thread) and its ``.state``.
 """
@@ -67,27 +111,42 @@ In tests use ``EmulatorServer`` (port 0, background thread) and its ``.state``.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import secrets
 import socket
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import uvicorn
 
+from bot.upstox.emulator.admin import UserBody
 from bot.upstox.emulator.app import create_app
 from bot.upstox.emulator.rules import DEFAULT_WEEK_RULE, WEEK_RULES
-from bot.upstox.emulator.state import AppConfig, EmulatorState, Fault, RegisteredIps
+from bot.upstox.emulator.state import (
+    AppConfig,
+    EmulatorState,
+    ExtraApp,
+    Fault,
+    RegisteredIps,
+    UserSpec,
+)
 
 __all__ = [
     "AppConfig",
     "EmulatorServer",
     "EmulatorState",
+    "ExtraApp",
     "Fault",
     "RegisteredIps",
+    "UserBody",
+    "UserSpec",
     "create_app",
+    "load_users",
     "main",
 ]
 
@@ -219,6 +278,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--redirect-uri", default=defaults.redirect_uri)
     parser.add_argument("--notifier-url", default=defaults.notifier_url)
     parser.add_argument("--user-id", default=defaults.user_id)
+    parser.add_argument(
+        "--users",
+        type=Path,
+        default=None,
+        metavar="USERS_JSON",
+        help="a JSON list of more users, shaped like POST /_emulator/users bodies",
+    )
     parser.add_argument("--primary-ip", default=None)
     parser.add_argument("--secondary-ip", default=None)
     parser.add_argument("--seed-token", default=None, help="default: a random token")
@@ -231,8 +297,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_users(path: Path) -> list[UserSpec]:
+    """More users from a JSON file: a list of `POST /_emulator/users` bodies."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, list):
+        raise ValueError(f"{path}: expected a JSON list of users")
+    return [UserBody.model_validate(entry).spec() for entry in raw]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        more_users = load_users(args.users) if args.users else []
+    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        parser.error(f"--users: {exc}")
+    more_users = [
+        replace(spec, seed_token=spec.seed_token or secrets.token_urlsafe(32))
+        for spec in more_users
+    ]
     config = AppConfig(
         client_id=args.client_id,
         client_secret=args.client_secret,
@@ -241,12 +324,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         user_id=args.user_id,
     )
     seed_token = args.seed_token or secrets.token_urlsafe(32)
-    state = EmulatorState(
-        config,
-        ips=RegisteredIps(primary_ip=args.primary_ip, secondary_ip=args.secondary_ip),
-        seed_token=seed_token,
-        week_rule=args.week_rule,
-    )
+    try:
+        state = EmulatorState(
+            config,
+            ips=RegisteredIps(primary_ip=args.primary_ip, secondary_ip=args.secondary_ip),
+            seed_token=seed_token,
+            week_rule=args.week_rule,
+            users=more_users,
+        )
+    except ValueError as exc:  # a user_id or client_id given twice
+        parser.error(f"--users: {exc}")
     sock = listening_socket(args.host, args.port)
     port = sock.getsockname()[1]
     # A fake token for a fake server: printing it is the point.
@@ -254,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Upstox emulator listening on {base_url}", flush=True)
     print(f"UPSTOX_BASE_URL={base_url}", flush=True)
     print(f"seed access token: {seed_token}", flush=True)
+    for spec in more_users:
+        print(f"seed access token for {spec.config.user_id}: {spec.seed_token}", flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(state), log_level="info", lifespan="off"))
     try:
         server.run(sockets=[sock])

@@ -2,6 +2,12 @@
 
 All methods are synchronous and guarded by one lock: the server runs in its own thread
 and tests change the state from theirs.
+
+The emulator holds one or more Upstox users (accounts). Each has its own main app, extra
+apps, registered IPs (so its own week lock), IP access, tokens, rate-limit windows and
+PUT-in-flight slot. The first user is the default one: every method that takes an optional
+`user_id` means that user without it, so single-user callers never name a user. A token
+belongs to its user; the OAuth and Access Token Request routes find the user by client_id.
 """
 
 from __future__ import annotations
@@ -9,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -103,6 +110,43 @@ class RegisteredIps:
         return max(moments) if moments else None
 
 
+@dataclass(frozen=True)
+class UserSpec:
+    """How a user starts (and comes back after a reset): the account and its main app,
+    its registered IPs, its extra apps and optionally a token issued at start."""
+
+    config: AppConfig
+    ips: RegisteredIps = field(default_factory=RegisteredIps)
+    apps: tuple[ExtraApp, ...] = ()
+    seed_token: str | None = None
+    ip_access: IpAccess = "ok"
+
+
+@dataclass
+class UserState:
+    """One Upstox user as the emulator holds it now."""
+
+    config: AppConfig
+    ips: RegisteredIps
+    extra_apps: dict[str, ExtraApp] = field(default_factory=dict)
+    ip_access: IpAccess = "ok"
+
+    @property
+    def user_id(self) -> str:
+        return self.config.user_id
+
+    def client_ids(self) -> set[str]:
+        return {self.config.client_id, *self.extra_apps}
+
+
+class UnknownUserError(LookupError):
+    """No user with that user_id."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"unknown user_id {user_id!r}")
+        self.user_id = user_id
+
+
 @dataclass
 class TokenRecord:
     value: str
@@ -126,6 +170,8 @@ class CallRecord:
     status: int | None = None
     outcome: str = "answered"
     fault: str | None = None
+    # Whose call it was: the bearer token's user, or the user of the client_id it names.
+    user_id: str | None = None
     # The JSON body of a PUT /v2/user/ip as received (it holds no secret), else None.
     body: Any = None
 
@@ -147,6 +193,8 @@ class Fault(BaseModel):
     body: Any = None
     retry_after: float | None = None
     hang_seconds: float = Field(default=30.0, ge=0)
+    # Only calls of this user (by bearer token or client_id); None: everyone's calls.
+    user_id: str | None = None
 
 
 @dataclass
@@ -154,6 +202,7 @@ class PendingTokenRequest:
     client_id: str
     created_at: datetime
     expires_at: datetime
+    user_id: str = ""
 
 
 class EmulatorClock:
@@ -225,25 +274,27 @@ class EmulatorState:
         seed_token: str | None = None,
         clock: Clock = system_clock,
         week_rule: WeekRule = DEFAULT_WEEK_RULE,
+        users: Sequence[UserSpec] = (),
     ) -> None:
+        """`config`, `ips` and `seed_token` describe the default (first) user; `users` are
+        more users after it."""
         self._lock = threading.RLock()
         self._initial_week_rule: WeekRule = week_rule
-        self._initial_config = config or AppConfig()
-        self._initial_ips = replace(ips) if ips else RegisteredIps()
-        self._seed_token = seed_token
+        first = UserSpec(
+            config or AppConfig(), replace(ips) if ips else RegisteredIps(), (), seed_token
+        )
+        self._initial_users: tuple[UserSpec, ...] = (first, *users)
         self.clock = EmulatorClock(clock)
         self.hangs = Hangs()
         self.reset()
 
     def reset(self) -> None:
-        """Back to the constructor's config and IPs; forget tokens, calls and faults."""
+        """Back to the constructor's users, config and IPs; forget users added since,
+        tokens, calls and faults."""
         with self._lock:
             self.hangs.release_all()
             self.clock.reset()
-            self.config = self._initial_config
-            self.extra_apps: dict[str, ExtraApp] = {}
-            self.ips = replace(self._initial_ips)
-            self.ip_access: IpAccess = "ok"
+            self.users: dict[str, UserState] = {}
             self.absent_fields: AbsentStyle = "omit"
             self.week_rule: WeekRule = self._initial_week_rule
             self.latency = 0.0
@@ -256,11 +307,114 @@ class EmulatorState:
             self.calls: list[CallRecord] = []
             self.rate_limiter = RateLimiter(DEFAULT_RATE_LIMITS)
             self._puts_in_flight: set[str] = set()
-            if self._seed_token:
-                self.issue_token(value=self._seed_token, source="seed")
+            for spec in self._initial_users:
+                self.add_user(spec)
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    # Users ------------------------------------------------------------------------------
+
+    def add_user(self, spec: UserSpec) -> UserState:
+        """Another Upstox user; ValueError if its user_id or one of its client_ids is
+        taken (client_ids are unique across users: they route the login endpoints)."""
+        with self._lock:
+            user_id = spec.config.user_id
+            if not user_id:
+                raise ValueError("a user needs a user_id")
+            if user_id in self.users:
+                raise ValueError(f"user_id {user_id!r} already exists")
+            wanted = [spec.config.client_id, *(app.client_id for app in spec.apps)]
+            if len(set(wanted)) != len(wanted):
+                raise ValueError("a user's apps need distinct client_ids")
+            for client_id in wanted:
+                owner = self.user_for_client(client_id)
+                if owner is not None:
+                    raise ValueError(f"client_id {client_id!r} belongs to user {owner!r}")
+            user = UserState(
+                spec.config,
+                replace(spec.ips),
+                {app.client_id: app for app in spec.apps},
+                spec.ip_access,
+            )
+            self.users[user_id] = user
+            if spec.seed_token:
+                self.issue_token(value=spec.seed_token, source="seed", user_id=user_id)
+            return user
+
+    def user(self, user_id: str | None = None) -> UserState:
+        """The user with this user_id (default: the first user); UnknownUserError if none."""
+        with self._lock:
+            if user_id is None:
+                return next(iter(self.users.values()))
+            try:
+                return self.users[user_id]
+            except KeyError:
+                raise UnknownUserError(user_id) from None
+
+    @property
+    def default_user_id(self) -> str:
+        return self.user().user_id
+
+    def user_for_client(self, client_id: str | None) -> str | None:
+        """The user_id owning the app with this API key, if any."""
+        with self._lock:
+            for user in self.users.values():
+                if client_id in user.client_ids():
+                    return user.user_id
+            return None
+
+    def token_user(self, value: str) -> str | None:
+        """The user a bearer token was issued to (alive or not), if the token is known."""
+        with self._lock:
+            record = self.tokens.get(value)
+            return record.user_id if record else None
+
+    # The default user's fields, as single-user callers knew them.
+
+    @property
+    def config(self) -> AppConfig:
+        return self.user().config
+
+    @config.setter
+    def config(self, config: AppConfig) -> None:
+        self.set_config(config)
+
+    def set_config(self, config: AppConfig, user_id: str | None = None) -> None:
+        """Replace a user's account and main app (a new user_id renames the user)."""
+        with self._lock:
+            user = self.user(user_id)
+            owner = self.user_for_client(config.client_id)
+            if owner not in (None, user.user_id) or config.client_id in user.extra_apps:
+                raise ValueError(f"client_id {config.client_id!r} is another app's")
+            if config.user_id != user.user_id:
+                if config.user_id in self.users:
+                    raise ValueError(f"user_id {config.user_id!r} already exists")
+                self.users = {
+                    (config.user_id if key == user.user_id else key): value
+                    for key, value in self.users.items()
+                }
+            user.config = config
+
+    @property
+    def ips(self) -> RegisteredIps:
+        return self.user().ips
+
+    @ips.setter
+    def ips(self, ips: RegisteredIps) -> None:
+        self.user().ips = ips
+
+    @property
+    def extra_apps(self) -> dict[str, ExtraApp]:
+        return self.user().extra_apps
+
+    @property
+    def ip_access(self) -> IpAccess:
+        return self.user().ip_access
+
+    @ip_access.setter
+    def ip_access(self, access: IpAccess) -> None:
+        self.user().ip_access = access
 
     # IPs --------------------------------------------------------------------------------
 
@@ -270,22 +424,25 @@ class EmulatorState:
         secondary_ip: str | None = None,
         primary_ip_updated_at: datetime | None = None,
         secondary_ip_updated_at: datetime | None = None,
+        *,
+        user_id: str | None = None,
     ) -> None:
         with self._lock:
-            self.ips = RegisteredIps(
+            self.user(user_id).ips = RegisteredIps(
                 primary_ip, secondary_ip, primary_ip_updated_at, secondary_ip_updated_at
             )
 
-    def next_change_allowed_at(self) -> datetime | None:
+    def next_change_allowed_at(self, user_id: str | None = None) -> datetime | None:
         with self._lock:
-            last = self.ips.last_change
+            last = self.user(user_id).ips.last_change
             rule = self.week_rule
         return week_unlock_at(last, rule) if last else None
 
-    def ips_json(self) -> dict[str, Any]:
+    def ips_json(self, user_id: str | None = None) -> dict[str, Any]:
         with self._lock:
-            ips = self.ips
-            data: dict[str, Any] = {"user_id": self.config.user_id}
+            user = self.user(user_id)
+            ips = user.ips
+            data: dict[str, Any] = {"user_id": user.user_id}
             values = {
                 "primary_ip": ips.primary_ip,
                 "secondary_ip": ips.secondary_ip,
@@ -297,9 +454,9 @@ class EmulatorState:
                     data[key] = value
             return data
 
-    def check_ip_access(self) -> None:
+    def check_ip_access(self, user_id: str | None = None) -> None:
         with self._lock:
-            access = self.ip_access
+            access = self._token_owner(user_id).ip_access
         if access != "ok":
             code, message = _IP_ACCESS_ERRORS[access]
             raise EmulatorError(403, code, message)
@@ -308,9 +465,10 @@ class EmulatorState:
         """Validate and claim the user's update slot; pair with `finish_ip_update`."""
         primary, secondary = parse_ip_update(body)
         with self._lock:
-            if primary == (secondary if secondary is not None else self.ips.secondary_ip):
+            user = self._token_owner(token.user_id)
+            if primary == (secondary if secondary is not None else user.ips.secondary_ip):
                 raise equal_ips_error(primary)
-            unlock = self.next_change_allowed_at()
+            unlock = self.next_change_allowed_at(user.user_id)
             if unlock is not None and self.now() < unlock:
                 raise EmulatorError(
                     423,
@@ -332,34 +490,52 @@ class EmulatorState:
             self._puts_in_flight.discard(token.user_id)
             if not commit:
                 return {}
+            ips = self._token_owner(token.user_id).ips
             now = self.now()
-            self.ips.primary_ip = primary
-            self.ips.primary_ip_updated_at = now
+            ips.primary_ip = primary
+            ips.primary_ip_updated_at = now
             if secondary is not None:
-                self.ips.secondary_ip = secondary
-                self.ips.secondary_ip_updated_at = now
+                ips.secondary_ip = secondary
+                ips.secondary_ip_updated_at = now
             for record in self.tokens.values():
                 if record.user_id == token.user_id and record.revoked_at is None:
                     record.revoked_at = now
-            return {**self.ips_json(), "access_tokens_invalidated": True}
+            return {**self.ips_json(token.user_id), "access_tokens_invalidated": True}
+
+    def _token_owner(self, user_id: str | None) -> UserState:
+        """The user a token belongs to; a token whose user is gone is no token."""
+        try:
+            return self.user(user_id)
+        except UnknownUserError:
+            raise EmulatorError(401, "UDAPI100050", "Invalid token used to access API") from None
 
     # Apps -------------------------------------------------------------------------------
 
-    def add_app(self, app: ExtraApp) -> None:
+    def add_app(self, app: ExtraApp, user_id: str | None = None) -> None:
         with self._lock:
-            if app.client_id == self.config.client_id:
+            user = self.user(user_id)
+            if app.client_id == user.config.client_id:
                 raise ValueError("that is the main app's client_id: change it with config")
-            self.extra_apps[app.client_id] = app
+            owner = self.user_for_client(app.client_id)
+            if owner not in (None, user.user_id):
+                raise ValueError(f"client_id {app.client_id!r} belongs to user {owner!r}")
+            user.extra_apps[app.client_id] = app
 
     def app(self, client_id: str | None) -> ExtraApp | None:
-        """The user's app with this API key (the main app or an extra one)."""
+        """The app with this API key (any user's main app or extra one)."""
         with self._lock:
-            config = self.config
-            if client_id == config.client_id:
-                return ExtraApp(
-                    config.client_id, config.client_secret, config.redirect_uri, config.notifier_url
-                )
-            return self.extra_apps.get(client_id or "")
+            for user in self.users.values():
+                config = user.config
+                if client_id == config.client_id:
+                    return ExtraApp(
+                        config.client_id,
+                        config.client_secret,
+                        config.redirect_uri,
+                        config.notifier_url,
+                    )
+                if client_id in user.extra_apps:
+                    return user.extra_apps[client_id]
+            return None
 
     # Tokens -----------------------------------------------------------------------------
 
@@ -370,16 +546,21 @@ class EmulatorState:
         value: str | None = None,
         source: str = "admin",
         client_id: str | None = None,
+        user_id: str | None = None,
     ) -> TokenRecord:
+        """A token of `user_id` (default: the owner of `client_id`, else the first user)."""
         with self._lock:
+            if user_id is None and client_id is not None:
+                user_id = self.user_for_client(client_id)
+            user = self.user(user_id)
             issued = issued_at or self.now()
             record = TokenRecord(
                 value=value or secrets.token_urlsafe(32),
-                user_id=self.config.user_id,
+                user_id=user.user_id,
                 issued_at=issued,
                 expires_at=next_token_expiry(issued),
                 source=source,
-                client_id=client_id or self.config.client_id,
+                client_id=client_id or user.config.client_id,
             )
             self.tokens[record.value] = record
             return record
@@ -401,8 +582,10 @@ class EmulatorState:
             self.rate_limiter.hit(token.user_id, route, self.now())
 
     def profile_json(self, user_id: str | None = None) -> dict[str, Any]:
-        """The profile of `user_id` (a token's own user; default the configured user)."""
-        config = self.config
+        """The profile of `user_id` (a token's own user; default the first user)."""
+        with self._lock:
+            known = user_id is None or user_id in self.users
+            config = self.user(user_id if known else None).config
         return {
             "email": config.email,
             "exchanges": ["NSE", "BSE", "NFO"],
@@ -450,7 +633,7 @@ class EmulatorState:
                 raise EmulatorError(400, "UDAPI100016", "Invalid Auth code")
             record = self.issue_token(source="oauth", client_id=app.client_id)
             return {
-                **self.profile_json(),
+                **self.profile_json(record.user_id),
                 "access_token": record.value,
                 "extended_token": None,
             }
@@ -464,22 +647,29 @@ class EmulatorState:
             if not app.notifier_url:
                 raise EmulatorError(400, "UDAPI1123", "Notifier URL is not configured for the app")
             now = self.now()
-            request = PendingTokenRequest(client_id, now, next_token_expiry(now))
+            owner = self.user_for_client(client_id) or ""
+            request = PendingTokenRequest(client_id, now, next_token_expiry(now), owner)
             self.token_requests.append(request)
             return {
                 "authorization_expiry": epoch_ms(request.expires_at),
                 "notifier_url": app.notifier_url,
             }
 
-    def approve_token_request(self, client_id: str | None = None) -> tuple[str, dict[str, str]]:
+    def approve_token_request(
+        self, client_id: str | None = None, user_id: str | None = None
+    ) -> tuple[str, dict[str, str]]:
         """The user taps "approve" (on the newest request, or the newest of `client_id`'s
-        app): a new token and the payload for that app's notifier URL."""
+        app, or of `user_id`'s apps): a new token and the payload for that app's notifier."""
         with self._lock:
+            if user_id is not None:
+                self.user(user_id)  # UnknownUserError for a user that does not exist
             now = self.now()
             live = [
                 r
                 for r in self.token_requests
-                if now < r.expires_at and client_id in (None, r.client_id)
+                if now < r.expires_at
+                and client_id in (None, r.client_id)
+                and user_id in (None, r.user_id)
             ]
             app = self.app(live[-1].client_id) if live else None
             if not live or app is None or not app.notifier_url:
@@ -506,6 +696,8 @@ class EmulatorState:
         if fault.kind == "status" and fault.status is None:
             raise ValueError("a 'status' fault needs a status")
         with self._lock:
+            if fault.user_id is not None and fault.user_id not in self.users:
+                raise ValueError(f"unknown user_id {fault.user_id!r}")
             self.faults.append(fault)
 
     def clear_faults(self) -> None:
@@ -517,10 +709,12 @@ class EmulatorState:
         with self._lock:
             self.calls.clear()
 
-    def take_fault(self, route: str) -> Fault | None:
+    def take_fault(self, route: str, user_id: str | None = None) -> Fault | None:
+        """The first fault for this route and this call's user (a fault naming no user
+        matches everyone's calls)."""
         with self._lock:
             for index, fault in enumerate(self.faults):
-                if fault.route in (route, "*"):
+                if fault.route in (route, "*") and fault.user_id in (None, user_id):
                     if fault.count <= 1:
                         del self.faults[index]
                     else:
@@ -528,49 +722,66 @@ class EmulatorState:
                     return fault
             return None
 
-    def record_call(self, method: str, path: str) -> CallRecord:
+    def record_call(self, method: str, path: str, user_id: str | None = None) -> CallRecord:
         with self._lock:
-            record = CallRecord(method, path, route_key(method, path), self.now())
+            record = CallRecord(method, path, route_key(method, path), self.now(), user_id=user_id)
             self.calls.append(record)
             return record
 
-    def calls_to(self, route: str) -> list[CallRecord]:
+    def calls_to(self, route: str, *, user_id: str | None = None) -> list[CallRecord]:
+        """The calls to `route` (only `user_id`'s when given)."""
         with self._lock:
-            return [call for call in self.calls if call.route == route]
+            return [
+                call
+                for call in self.calls
+                if call.route == route and user_id in (None, call.user_id)
+            ]
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, user_id: str | None = None) -> dict[str, Any]:
+        """The state as the admin API shows it: the top-level fields describe `user_id`
+        (default: the first user); `users` summarises every user."""
         with self._lock:
             now = self.now()
-            unlock = self.next_change_allowed_at()
+            user = self.user(user_id)
             return {
                 "now": ist_iso(now),
-                "config": {**asdict(self.config), "client_secret": "(set)"},
-                "apps": [
-                    {**asdict(app), "client_secret": "(set)"} for app in self.extra_apps.values()
-                ],
-                "ips": self.ips_json(),
-                "next_change_allowed_at": ist_iso(unlock) if unlock else None,
+                **self._user_json(user, now),
                 "week_rule": self.week_rule,
-                "ip_access": self.ip_access,
                 "absent_fields": self.absent_fields,
                 "latency": self.latency,
                 "put_delay": self.put_delay,
-                "tokens": [
-                    {
-                        "hint": record.value[:4] + "…",
-                        "source": record.source,
-                        "client_id": record.client_id,
-                        "issued_at": ist_iso(record.issued_at),
-                        "expires_at": ist_iso(record.expires_at),
-                        "revoked_at": ist_iso(record.revoked_at) if record.revoked_at else None,
-                        "alive": record.alive(now),
-                    }
-                    for record in self.tokens.values()
-                ],
-                "pending_token_requests": len(self.token_requests),
                 "faults": [fault.model_dump() for fault in self.faults],
                 "rate_limits": [list(limit) for limit in self.rate_limiter.limits],
+                "users": [self._user_json(other, now) for other in self.users.values()],
             }
+
+    def _user_json(self, user: UserState, now: datetime) -> dict[str, Any]:
+        unlock = self.next_change_allowed_at(user.user_id)
+        return {
+            "user_id": user.user_id,
+            "config": {**asdict(user.config), "client_secret": "(set)"},
+            "apps": [{**asdict(app), "client_secret": "(set)"} for app in user.extra_apps.values()],
+            "ips": self.ips_json(user.user_id),
+            "next_change_allowed_at": ist_iso(unlock) if unlock else None,
+            "ip_access": user.ip_access,
+            "put_in_flight": user.user_id in self._puts_in_flight,
+            "tokens": [
+                {
+                    "hint": record.value[:4] + "…",
+                    "source": record.source,
+                    "client_id": record.client_id,
+                    "issued_at": ist_iso(record.issued_at),
+                    "expires_at": ist_iso(record.expires_at),
+                    "revoked_at": ist_iso(record.revoked_at) if record.revoked_at else None,
+                    "alive": record.alive(now),
+                }
+                for record in self.tokens.values()
+                if record.user_id == user.user_id
+            ],
+            "pending_token_requests": sum(
+                1 for r in self.token_requests if r.user_id == user.user_id
+            ),
+        }
 
 
 def _maybe_timestamp(moment: datetime | None) -> str | None:
