@@ -3,18 +3,22 @@ are its own, and a command names the account (or is answered for all, or asks wh
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 
 from bot.store.request_states import RequestState
 from tests.accounts.conftest import FAMILY_CHANNEL, OLD_FAMILY_IP, OLD_PROP_IP, Accounts
+from tests.home.test_app_home import open_home, publishes, view_of
 from tests.login.helpers import login_url, query, upstox_redirect, with_query
 from tests.requests.helpers import PUT
+from tests.requests.test_card_and_form import view_submission
 from tests.support.bot_runner import InProcessBot, wait_until
 from tests.support.conversation import new_key, slash
 from tests.support.fake_slack import FakeSlack, SlackCall
-from tests.support.slack_requests import block_actions_body, post_signed
+from tests.support.slack_requests import block_actions_body, post_signed, slash_command_body
 
 S = RequestState
 NEW_IP = "8.8.8.8"
@@ -209,3 +213,66 @@ def test_alerts_are_per_account(
     assert posts_in(fake_slack, "CAPPROVALS", "logged out") == []
     active = bot.run(bot.services.account("family").alerts.active())
     assert active and not bot.run(bot.services.account("desk").alerts.active())
+
+
+def test_the_app_home_has_a_part_per_account_and_its_buttons_name_it(
+    accounts: Accounts, http: httpx.Client, fake_slack: FakeSlack
+) -> None:
+    open_home(http, accounts.bot, user="UBOTH")
+    [published] = fake_slack.wait_for(lambda _: publishes(fake_slack, "UBOTH"))
+    view = view_of(published)
+    text = "\n".join(
+        b["text"]["text"] for b in view["blocks"] if b.get("type") == "section" and "text" in b
+    )
+    for name in ("desk", "family", "prop"):
+        assert f"*Account `{name}`*" in text
+    assert OLD_FAMILY_IP in text and OLD_PROP_IP in text
+    values = [
+        (e["action_id"], e["value"])
+        for b in view["blocks"]
+        if b.get("type") == "actions"
+        for e in b["elements"]
+    ]
+    assert ("home_login", "family") in values and ("home_request_change", "prop") in values
+    assert len(view["blocks"]) <= 100
+
+
+def test_help_explains_accounts_and_host_moves(
+    accounts: Accounts, http: httpx.Client, fake_slack: FakeSlack
+) -> None:
+    key = new_key("help")
+    body = slash_command_body(
+        "help", user_id="UREQUESTER", response_url=fake_slack.response_url(key)
+    )
+    answer = post_signed(http, accounts.bot.base_url, body)
+    assert "`desk`, `family`, `prop`" in answer.json()["text"]
+    assert "/staticip set all" in answer.json()["text"]
+
+
+def test_the_form_asks_for_the_account_and_files_the_request_under_it(
+    accounts: Accounts, http: httpx.Client, fake_slack: FakeSlack
+) -> None:
+    bot, emulator = accounts.bot, accounts.emulator
+    body = slash_command_body("set", response_url=fake_slack.response_url("form"))
+    assert post_signed(http, bot.base_url, body).status_code == 200
+    view = fake_slack.wait_for_call("views.open").params["view"]
+    [picker] = [b for b in view["blocks"] if b.get("block_id") == "account"]
+    assert [o["value"] for o in picker["element"]["options"]] == ["desk", "family", "prop"]
+
+    fields = {"primary": NEW_IP, "secondary": "", "reason": "new VPS", "apply_at": ""}
+    unpicked = post_signed(http, bot.base_url, view_submission(fields)).json()
+    assert unpicked["response_action"] == "errors" and "account" in unpicked["errors"]
+    assert bot.run(bot.services.db.requests.list_open()) == []
+
+    raw = view_submission(fields)
+    payload = json.loads(parse_qs(raw)["payload"][0])
+    payload["view"]["state"]["values"]["account"] = {
+        "value": {"type": "static_select", "selected_option": {"value": "prop"}}
+    }
+    answer = post_signed(http, bot.base_url, urlencode({"payload": json.dumps(payload)}))
+    assert answer.json()["response_action"] == "update"
+    fake_slack.wait_for_call("views.update")
+    request = open_request(bot, "prop")
+    assert request.proposed_primary == NEW_IP
+    assert bot.run(bot.services.account("desk").requests.open_request()) is None
+    assert emulator.state.calls_to(PUT) == []
