@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app import Bot, build
+from bot.app import AccountBot, Bot, build
 from bot.config import Settings, SettingsError, load_settings
 from bot.ips import same_ip
 from bot.log import configure_logging
@@ -52,8 +51,12 @@ def _fail(name: str, detail: str, fix: str) -> Result:
     return Result(name, False, detail, fix)
 
 
-def _groups(settings: Settings) -> list[str]:
-    ids = [*settings.slack_approvers, *settings.slack_requesters]
+def _groups(bot: Bot) -> list[str]:
+    ids = [
+        i
+        for account in bot.accounts
+        for i in (*account.settings.slack_approvers, *account.settings.slack_requesters)
+    ]
     return sorted({i for i in ids if i.startswith("S")})
 
 
@@ -65,20 +68,20 @@ class Doctor:
         self._token: SecretStr | None = None
 
     async def run(self) -> list[Result]:
-        steps: list[Callable[[], Awaitable[Result | list[Result]]]] = [
-            self.slack_token,
-            self.slack_scopes,
-            self.channel_membership,
-            self.approver_groups,
-            self.database,
-            self.upstox_token,
-            self.redirect_uri,
-            self.public_ip,
-        ]
-        results: list[Result] = []
-        for step in steps:
-            outcome = await step()
-            results += outcome if isinstance(outcome, list) else [outcome]
+        """The bot's checks and each account's (named after the account when several)."""
+        several = len(self.bot.accounts) > 1
+
+        def named(account: AccountBot, result: Result) -> Result:
+            return replace(result, name=f"{account.name}: {result.name}") if several else result
+
+        results = [await self.slack_token(), await self.slack_scopes()]
+        results += [named(a, await self.channel_membership(a)) for a in self.bot.accounts]
+        results += await self.approver_groups()
+        results.append(await self.database())
+        for account in self.bot.accounts:
+            self._token = None
+            for check in (self.upstox_token, self.redirect_uri, self.public_ip):
+                results.append(named(account, await check(account)))
         return results
 
     # -- Slack -------------------------------------------------------------------------
@@ -104,7 +107,7 @@ class Doctor:
         if self._auth is None:
             return _fail(name, "not checked: the token does not work", "fix the Slack token")
         needed = set(REQUIRED_SCOPES)
-        if _groups(self.settings):
+        if _groups(self.bot):
             needed.add(GROUP_SCOPE)
         if self._auth.scopes is None:
             return _fail(
@@ -119,8 +122,8 @@ class Doctor:
             )
         return _ok(name, ", ".join(sorted(needed)))
 
-    async def channel_membership(self) -> Result:
-        channel = self.settings.slack_approval_channel
+    async def channel_membership(self, account: AccountBot) -> Result:
+        channel = account.settings.slack_approval_channel
         name = f"approval channel {channel}"
         if self._auth is None:
             return _fail(name, "not checked: the token does not work", "fix the Slack token")
@@ -148,7 +151,7 @@ class Doctor:
 
     async def approver_groups(self) -> list[Result]:
         results = []
-        for group in _groups(self.settings):
+        for group in _groups(self.bot):
             name = f"user group {group}"
             if self._auth is None:
                 results.append(
@@ -191,12 +194,12 @@ class Doctor:
             )
         return _ok(name, "reachable and migrated")
 
-    async def upstox_token(self) -> Result:
+    async def upstox_token(self, account: AccountBot) -> Result:
         name = "Upstox token"
         login = "/staticip login in Slack (or set UPSTOX_ACCESS_TOKEN)"
         try:
-            usable = await self.bot.tokens.usable()
-            stored_user = (await self.bot.tokens.status()).user_id
+            usable = await account.tokens.usable()
+            stored_user = (await account.tokens.status()).user_id
         except NotLoggedIn:
             return _fail(name, "no usable token is stored", login)
         except Exception as error:
@@ -208,7 +211,7 @@ class Doctor:
         except UpstoxError as error:
             return _fail(name, f"the profile call failed ({error})", "check UPSTOX_BASE_URL")
         self._token = usable.secret
-        expected = self.settings.upstox_user_id or stored_user
+        expected = account.settings.upstox_user_id or stored_user
         if expected and profile.user_id != expected:
             return _fail(
                 name,
@@ -217,10 +220,11 @@ class Doctor:
             )
         return _ok(name, f"works (Upstox user {profile.user_id})")
 
-    async def redirect_uri(self) -> Result:
+    async def redirect_uri(self, account: AccountBot) -> Result:
         name = "UPSTOX_REDIRECT_URI"
-        uri = str(self.settings.upstox_redirect_uri)
-        if not (self.settings.upstox_redirect_uri.path or "").endswith(CALLBACK_PATH):
+        redirect = account.settings.upstox_redirect_uri
+        uri = str(redirect)
+        if not (redirect.path or "").endswith(CALLBACK_PATH):
             return _fail(
                 name,
                 f"{uri} does not end in {CALLBACK_PATH}",
@@ -228,7 +232,7 @@ class Doctor:
             )
         return _ok(name, uri)
 
-    async def public_ip(self) -> Result:
+    async def public_ip(self, account: AccountBot) -> Result:
         name = "public IP"
         if not self.bot.public_ip.configured:
             return _ok(name, "not checked (PUBLIC_IP_URL is unset)")
