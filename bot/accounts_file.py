@@ -233,7 +233,7 @@ class _Secrets:
         name = value[len(ENV_PREFIX) :].strip()
         if not _ENV_NAME.match(name):
             problems.append(
-                f'{where}: "{value}" is not an environment reference: write "env:NAME", '
+                f'{_VAR} {where}: "{value}" is not an environment reference: write "env:NAME", '
                 'e.g. "env:DESK_SECRET"'
             )
             return None
@@ -241,7 +241,9 @@ class _Secrets:
         if resolved is None:
             resolved = self.dotenv.get(name)
         if resolved is None or not resolved.strip():
-            problems.append(f"{where}: refers to the environment variable {name}, which is not set")
+            problems.append(
+                f"{_VAR} {where}: refers to the environment variable {name}, which is not set"
+            )
             return None
         return resolved
 
