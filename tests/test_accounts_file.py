@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.accounts_file import ACCOUNT_VARIABLES
 from bot.config import DEFAULT_ACCOUNT, Settings, SettingsError, load_settings
-from tests.support.bot_runner import bot_env
+from tests.support.bot_runner import BotProcess, bot_env
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLBACK = "http://127.0.0.1:3000/upstox/callback"
@@ -409,3 +410,50 @@ def test_the_readme_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert desk.slack_approvers == ("U0123456789", "S0123456789")
     assert [app.name for app in prop.apps] == ["default", "algo"]
     assert prop.apps[1].token_file == tmp_path / "token.json"
+
+
+def test_the_real_process_serves_the_accounts_of_the_file(
+    env: dict[str, str], tmp_path: Path, http: httpx.Client
+) -> None:
+    """Started with a file of two accounts (secrets by reference and inline, mode 0600), the
+    real process gets ready and logs none of the file's secrets."""
+    family_secret = "family-inline-secret-0123456789"
+    text = f"""
+[slack]
+approval_channel = "CAPPROVALS"
+approvers = ["UAPPROVER1"]
+
+[[accounts]]
+name = "desk"
+upstox_user_id = "EMU001"
+upstox_access_token = "env:DESK_SEED"
+  [[accounts.apps]]
+  client_id = "{env["UPSTOX_CLIENT_ID"]}"
+  client_secret = "env:DESK_SECRET"
+  redirect_uri = "{env["UPSTOX_REDIRECT_URI"]}"
+
+[[accounts]]
+name = "family"
+approvers = ["UPARENT01"]
+  [[accounts.apps]]
+  client_id = "family-id"
+  client_secret = "{family_secret}"
+  redirect_uri = "{env["UPSTOX_REDIRECT_URI"]}"
+"""
+    path = _write(tmp_path / "staticip.toml", text)
+    process_env = {k: v for k, v in env.items() if k.lower() not in ACCOUNT_VARIABLES}
+    process_env.update(
+        STATICIP_CONFIG=str(path),
+        DESK_SECRET=env["UPSTOX_CLIENT_SECRET"],
+        DESK_SEED=env["UPSTOX_ACCESS_TOKEN"],
+    )
+    process = BotProcess(process_env, cwd=tmp_path)
+    try:
+        process.wait_ready(timeout=15)
+        assert http.get(f"{process.base_url}/readyz").status_code == 200
+    finally:
+        process.kill()
+    output = process.output()
+    assert "configuration error" not in output
+    for secret in (family_secret, env["UPSTOX_CLIENT_SECRET"], env["UPSTOX_ACCESS_TOKEN"]):
+        assert secret not in output
