@@ -21,7 +21,7 @@ redirect_uri = "https://bot.example.com/upstox/callback"
 token_file = "/srv/desk/token.json"   # and the other token sinks of `UpstoxApp`
 ```
 
-Secrets (`client_secret`, `token_webhook_secret`, each of `token_api_keys`,
+Secrets (`client_secret`, `token_webhook_secret`, `token_api_keys` or each of its keys,
 `upstox_access_token`) are inline or `"env:NAME"`, read from the environment (or the `.env`
 file). A file holding an inline secret must not be readable by group or others. Every
 problem is one line, prefixed with where it is (`STATICIP_CONFIG accounts[1] (family).apps[0]
@@ -101,7 +101,8 @@ class FileApp(_Strict):
     client_secret: str
     redirect_uri: str
     token_file: str | None = None
-    token_api_keys: list[str] = Field(default_factory=list)
+    # A list of keys, or one string: `"env:NAME"` naming a comma-separated list.
+    token_api_keys: list[str] | str = Field(default_factory=list)
     token_webhook_url: str | None = None
     token_webhook_secret: str | None = None
 
@@ -477,10 +478,19 @@ class _Reader:
             webhook_secret = self.secrets.resolve(
                 raw.token_webhook_secret, f"{where}.token_webhook_secret", self.problems
             )
-        keys = [
-            self.secrets.resolve(key, f"{where}.token_api_keys[{i}]", self.problems)
-            for i, key in enumerate(raw.token_api_keys)
-        ]
+        if isinstance(raw.token_api_keys, str):
+            joined = self.secrets.resolve(
+                raw.token_api_keys, f"{where}.token_api_keys", self.problems
+            )
+            keys = [key.strip() for key in (joined or "").split(",") if key.strip()]
+        else:
+            keys = [
+                key
+                for i, item in enumerate(raw.token_api_keys)
+                if (
+                    key := self.secrets.resolve(item, f"{where}.token_api_keys[{i}]", self.problems)
+                )
+            ]
         if len(self.problems) > before:
             return None
         values: dict[str, Any] = {

@@ -457,3 +457,17 @@ approvers = ["UPARENT01"]
     assert "configuration error" not in output
     for secret in (family_secret, env["UPSTOX_CLIENT_SECRET"], env["UPSTOX_ACCESS_TOKEN"]):
         assert secret not in output
+
+
+def test_token_api_keys_may_be_one_reference_to_a_comma_separated_list(
+    tmp_path: Path, secrets: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESK_KEYS", f"{DESK_KEY}, second-key-0123456789abc")
+    path = _write(
+        tmp_path / "staticip.toml", SLACK + _one(app_extra='  token_api_keys = "env:DESK_KEYS"')
+    )
+    (app,) = _load(path).accounts[0].apps
+    assert [k.get_secret_value() for k in app.token_api_keys] == [
+        DESK_KEY,
+        "second-key-0123456789abc",
+    ]
