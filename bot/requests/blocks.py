@@ -343,14 +343,17 @@ def history_line(entry: AuditEntry) -> str:
     return f"{line}\n_{format_ist(entry.at)}_"
 
 
-def history_message(page: AuditPage) -> tuple[str, list[Block]]:
-    title = f"History — page {page.page} of {page.pages} ({page.total} events, newest first)"
+def history_message(page: AuditPage, account: str | None = None) -> tuple[str, list[Block]]:
+    """One page of the audit trail; `account`: the account's name, when there are several."""
+    of = f" of {account}" if account else ""
+    title = f"History{of} — page {page.page} of {page.pages} ({page.total} events, newest first)"
     blocks: list[bk.Block] = [bk.header(title)]
     if not page.entries:
         blocks.append(bk.section("_Nothing yet._"))
     blocks.extend(bk.section(history_line(entry)) for entry in page.entries)
     if page.has_next:
-        blocks.append(bk.context(f"Older events: `/staticip history {page.page + 1}`"))
+        named = f"{account} " if account else ""
+        blocks.append(bk.context(f"Older events: `/staticip history {named}{page.page + 1}`"))
     return bk.text_and_blocks(title, blocks)
 
 

@@ -160,7 +160,7 @@ def cancel_command(requests: ChangeRequestService, approval_channel: str) -> Han
 
 def history_command(requests: ChangeRequestService) -> Handler:
     async def handle(ctx: CommandContext) -> None:
-        text, blocks = history_message(await requests.history(ctx.args))
+        text, blocks = history_message(await requests.history(ctx.args), ctx.account)
         await ctx.reply(text, blocks)
 
     return handle

@@ -106,7 +106,16 @@ def split_subcommand(text: str | None) -> tuple[str, str]:
     return head.lower(), rest.strip()
 
 
-def usage_text(approval_channel: str) -> str:
+def usage_text(approval_channel: str, accounts: Sequence[str] = ()) -> str:
+    several = []
+    if len(accounts) > 1:
+        several = [
+            f"This bot serves several Upstox accounts ({names_list(accounts)}): name one after "
+            "the subcommand, e.g. `/staticip show desk`, `/staticip set desk <primary> …`; "
+            "`/staticip show` and `status` alone cover every account, and "
+            "`/staticip set all <primary> [<secondary>] <reason…>` (or `set desk,family …`) "
+            "moves several accounts to a new host with one approval.",
+        ]
     return "\n".join(
         [
             "*/staticip* — see and safely change the static IPs registered with Upstox",
@@ -124,13 +133,16 @@ def usage_text(approval_channel: str) -> str:
             "• `/staticip help` — this message",
             "Upstox allows *one change per calendar week*, and every change "
             "*logs out every Upstox session* until someone logs in again.",
+            *several,
         ]
     )
 
 
-def unknown_subcommand_text(approval_channel: str, subcommand: str) -> str:
+def unknown_subcommand_text(
+    approval_channel: str, subcommand: str, accounts: Sequence[str] = ()
+) -> str:
     shown = subcommand[:40].replace("`", "'")
-    return f"Unknown subcommand `{shown}`.\n\n{usage_text(approval_channel)}"
+    return f"Unknown subcommand `{shown}`.\n\n{usage_text(approval_channel, accounts)}"
 
 
 @dataclass(frozen=True)
@@ -204,10 +216,11 @@ def register_command(
         subcommand, args = split_subcommand(command.get("text"))
         handler, args, account = router.route(subcommand, args)
         if handler is None:
+            names = [account.name for account in router.accounts]
             text = (
-                usage_text(approval_channel)
+                usage_text(approval_channel, names)
                 if subcommand == "help"
-                else unknown_subcommand_text(approval_channel, subcommand)
+                else unknown_subcommand_text(approval_channel, subcommand, names)
             )
             await ack(text=text, response_type="ephemeral")
             metrics.command(subcommand, "ok" if subcommand == "help" else "refused")

@@ -35,6 +35,13 @@ ADMIN_PREFIX = "/_emulator"
 log = logging.getLogger(__name__)
 
 
+class LoginAsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str
+    user_id: str
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -276,6 +283,19 @@ def admin_router(state: EmulatorState) -> APIRouter:
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         return state.snapshot(target)
+
+    @router.post("/login-as")
+    async def login_as(body: LoginAsBody) -> dict[str, str]:
+        """The next login through `client_id`'s dialog is by `user_id` (who typed another
+        account's credentials): the token issued then is that user's."""
+        try:
+            state.user(body.user_id)
+        except UnknownUserError as exc:
+            raise HTTPException(404, str(exc)) from None
+        if state.app(body.client_id) is None:
+            raise HTTPException(404, f"unknown client_id {body.client_id!r}")
+        state.login_as[body.client_id] = body.user_id
+        return {"client_id": body.client_id, "user_id": body.user_id}
 
     @router.post("/token-requests/approve")
     async def approve_token_request(

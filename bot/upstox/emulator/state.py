@@ -302,6 +302,10 @@ class EmulatorState:
             self.tokens: dict[str, TokenRecord] = {}
             self.auth_codes: dict[str, datetime] = {}
             self.auth_code_apps: dict[str, str] = {}
+            # client_id → the user who logs in next through that app (someone typing another
+            # account's credentials into the dialog); the code then carries that user.
+            self.login_as: dict[str, str] = {}
+            self.auth_code_users: dict[str, str] = {}
             self.token_requests: list[PendingTokenRequest] = []
             self.faults: list[Fault] = []
             self.calls: list[CallRecord] = []
@@ -614,6 +618,9 @@ class EmulatorState:
             code = secrets.token_urlsafe(9)
             self.auth_codes[code] = self.now()
             self.auth_code_apps[code] = app.client_id
+            login_as = self.login_as.pop(app.client_id, None)
+            if login_as is not None:
+                self.auth_code_users[code] = login_as
             return code
 
     def exchange_code(self, form: dict[str, str]) -> dict[str, Any]:
@@ -622,6 +629,7 @@ class EmulatorState:
             code = form.get("code", "")
             known = self.auth_codes.pop(code, None) is not None
             issued_to = self.auth_code_apps.pop(code, None)
+            logged_in_as = self.auth_code_users.pop(code, None)
             app = self.app(form.get("client_id"))
             if form.get("grant_type") != "authorization_code":
                 raise EmulatorError(400, "UDAPI100038", "Invalid 'grant_type'")
@@ -631,7 +639,7 @@ class EmulatorState:
                 raise EmulatorError(400, "UDAPI100068", "Check your 'client_id' and 'redirect_uri'")
             if not known or issued_to != app.client_id:
                 raise EmulatorError(400, "UDAPI100016", "Invalid Auth code")
-            record = self.issue_token(source="oauth", client_id=app.client_id)
+            record = self.issue_token(source="oauth", client_id=app.client_id, user_id=logged_in_as)
             return {
                 **self.profile_json(record.user_id),
                 "access_token": record.value,
