@@ -323,7 +323,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "upstox_user_id", "public_ip_url", "token_webhook_url", "token_file", mode="before"
+        "upstox_user_id",
+        "public_ip_url",
+        "token_webhook_url",
+        "token_file",
+        "staticip_config",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -753,7 +758,18 @@ def _cross_field_lines(overrides: dict[str, Any]) -> list[str]:
 
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment (and `.env`), raising SettingsError on problems:
-    every problem at once, per field and between fields."""
+    every problem at once, per field and between fields. With STATICIP_CONFIG set, the
+    accounts come from that file (`bot.accounts_file`)."""
+    from bot import accounts_file  # it imports this module
+
+    path, raw = accounts_file.configured_path(overrides)
+    if path is not None:
+        return accounts_file.load(path, raw, overrides)
+    return build_settings(**overrides)
+
+
+def build_settings(**overrides: Any) -> Settings:
+    """The settings from the environment and `overrides` alone, or SettingsError."""
     try:
         return Settings(**overrides)
     except ValidationError as error:

@@ -35,6 +35,7 @@ _AMBIENT_NAMES = {
     "LOG_LEVEL",
     "LOG_FORMAT",
     "METRICS_ENABLED",
+    "STATICIP_CONFIG",
 }
 
 
