@@ -27,6 +27,10 @@ PROP_APPROVERS = ("UDESK", "UFAMILY", "UBOTH")
 FAMILY_CHANNEL = "CFAMILY"
 OLD_FAMILY_IP = "203.0.113.20"
 OLD_PROP_IP = "203.0.113.30"
+# Each account's trading system fetches its token with its own key.
+DESK_KEY = "desk-consumer-key-0123456789"
+FAMILY_KEY = "family-consumer-key-0123456789"
+PROP_KEY = "prop-consumer-key-0123456789"
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,14 @@ class Accounts:
     prop: EmulatedUser
 
 
-def app(client_id: str, secret: str) -> UpstoxApp:
-    return UpstoxApp(client_id=client_id, client_secret=secret, redirect_uri=DEFAULT_REDIRECT_URI)
+def app(client_id: str, secret: str, key: str) -> UpstoxApp:
+    """An account's own app; its token is served at GET /token/<account> to `key`."""
+    return UpstoxApp(
+        client_id=client_id,
+        client_secret=secret,
+        redirect_uri=DEFAULT_REDIRECT_URI,
+        token_api_keys=[key],  # type: ignore[list-item]
+    )
 
 
 def accounts_of(desk_token: str, family: EmulatedUser, prop: EmulatedUser) -> tuple[Account, ...]:
@@ -46,7 +56,7 @@ def accounts_of(desk_token: str, family: EmulatedUser, prop: EmulatedUser) -> tu
         Account(
             name="desk",
             upstox_user_id="EMU001",
-            apps=(app(UPSTOX_CLIENT_ID, UPSTOX_CLIENT_SECRET),),
+            apps=(app(UPSTOX_CLIENT_ID, UPSTOX_CLIENT_SECRET, DESK_KEY),),
             slack_approval_channel=APPROVAL_CHANNEL,
             slack_approvers=DESK_APPROVERS,
             upstox_access_token=desk_token,  # type: ignore[arg-type]
@@ -54,7 +64,7 @@ def accounts_of(desk_token: str, family: EmulatedUser, prop: EmulatedUser) -> tu
         Account(
             name="family",
             upstox_user_id=family.user_id,
-            apps=(app(family.client_id, family.client_secret),),
+            apps=(app(family.client_id, family.client_secret, FAMILY_KEY),),
             slack_approval_channel=FAMILY_CHANNEL,
             slack_approvers=FAMILY_APPROVERS,
             upstox_access_token=family.access_token,  # type: ignore[arg-type]
@@ -62,7 +72,7 @@ def accounts_of(desk_token: str, family: EmulatedUser, prop: EmulatedUser) -> tu
         Account(
             name="prop",
             upstox_user_id=prop.user_id,
-            apps=(app(prop.client_id, prop.client_secret),),
+            apps=(app(prop.client_id, prop.client_secret, PROP_KEY),),
             slack_approval_channel=APPROVAL_CHANNEL,
             slack_approvers=PROP_APPROVERS,
             upstox_access_token=prop.access_token,  # type: ignore[arg-type]

@@ -10,12 +10,20 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 
 from bot.store.request_states import RequestState
-from tests.accounts.conftest import FAMILY_CHANNEL, OLD_FAMILY_IP, OLD_PROP_IP, Accounts
+from tests.accounts.conftest import (
+    DESK_KEY,
+    FAMILY_CHANNEL,
+    FAMILY_KEY,
+    OLD_FAMILY_IP,
+    OLD_PROP_IP,
+    PROP_KEY,
+    Accounts,
+)
 from tests.home.test_app_home import open_home, publishes, view_of
 from tests.login.helpers import login_url, query, upstox_redirect, with_query
 from tests.requests.helpers import PUT
 from tests.requests.test_card_and_form import view_submission
-from tests.support.bot_runner import InProcessBot, wait_until
+from tests.support.bot_runner import UPSTOX_CLIENT_ID, InProcessBot, wait_until
 from tests.support.conversation import new_key, slash
 from tests.support.fake_slack import FakeSlack, SlackCall
 from tests.support.slack_requests import block_actions_body, post_signed, slash_command_body
@@ -276,3 +284,28 @@ def test_the_form_asks_for_the_account_and_files_the_request_under_it(
     assert request.proposed_primary == NEW_IP
     assert bot.run(bot.services.account("desk").requests.open_request()) is None
     assert emulator.state.calls_to(PUT) == []
+
+
+def test_each_accounts_token_goes_to_its_own_trading_system_only(
+    accounts: Accounts, http: httpx.Client
+) -> None:
+    bot = accounts.bot
+
+    def fetch(path: str, key: str) -> httpx.Response:
+        return http.get(f"{bot.base_url}{path}", headers={"Authorization": f"Bearer {key}"})
+
+    family = fetch("/token/family", FAMILY_KEY)
+    assert family.status_code == 200 and family.json()["client_id"] == accounts.family.client_id
+    assert family.json()["access_token"] == accounts.family.access_token
+    assert fetch("/token/family/default", FAMILY_KEY).json() == family.json()
+    prop = fetch("/token/prop", PROP_KEY)
+    assert prop.json()["access_token"] == accounts.prop.access_token
+    # A key opens its own account's token only, and an unknown account says nothing.
+    for path, key in (
+        ("/token/family", DESK_KEY),
+        ("/token/desk", FAMILY_KEY),
+        ("/token/nosuch/default", FAMILY_KEY),
+    ):
+        refused = fetch(path, key)
+        assert refused.status_code == 401 and refused.content == b""
+    assert fetch("/token", DESK_KEY).json()["client_id"] == UPSTOX_CLIENT_ID
