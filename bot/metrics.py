@@ -96,15 +96,10 @@ def upstox_call(endpoint: str, result: str, seconds: float) -> None:
     UPSTOX_SECONDS.labels(endpoint, result).observe(seconds)
 
 
-def render(
-    *,
-    account: str,
-    token_state: str,
-    alerts_active: int,
-    window: ChangeWindow | None,
-    now: datetime,
-) -> tuple[bytes, str]:
-    """Set the state gauges, then the exposition text and its content type.
+def record_account(
+    *, account: str, token_state: str, window: ChangeWindow | None, now: datetime
+) -> None:
+    """Set one account's state gauges.
 
     `window`: the change window as of the last read of the registered IPs (None before
     the first read: the gauge stays absent)."""
@@ -115,5 +110,9 @@ def render(
         if not window.allowed and window.next_allowed_at is not None:
             seconds = max(0.0, (window.next_allowed_at - now).total_seconds())
         NEXT_CHANGE_SECONDS.labels(account).set(seconds)
+
+
+def render(*, alerts_active: int) -> tuple[bytes, str]:
+    """The exposition text (after `record_account` for every account) and its type."""
     ALERTS_ACTIVE.set(alerts_active)
     return generate_latest(REGISTRY), CONTENT_TYPE

@@ -123,21 +123,25 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
 
         @app.get("/metrics")
         async def metrics_route() -> Response:
-            token = await bot.tokens.status()
-            active = await bot.alerts.active()
+            alerts = 0
             now = bot.clock()
-            last = bot.gateway.last_read
-            window = None
-            if last is not None:
-                ips = last[0]
-                window = change_window(ips.primary_ip_updated_at, ips.secondary_ip_updated_at, now)
-            body, content_type = metrics.render(
-                account=settings.account,
-                token_state=token.health,
-                alerts_active=len(active),
-                window=window,
-                now=now,
-            )
+            for account in bot.accounts:
+                token = await account.tokens.status()
+                alerts += len(await account.alerts.active())
+                last = account.gateway.last_read
+                window = None
+                if last is not None:
+                    ips = last[0]
+                    window = change_window(
+                        ips.primary_ip_updated_at, ips.secondary_ip_updated_at, now
+                    )
+                metrics.record_account(
+                    account=account.settings.account,
+                    token_state=token.health,
+                    window=window,
+                    now=now,
+                )
+            body, content_type = metrics.render(alerts_active=alerts)
             return Response(body, media_type=content_type)
 
     @app.get("/healthz")
