@@ -338,7 +338,7 @@ class Bot:
                 "show": show_listeners.summary_command(shows, deadline, self.clock),
                 "status": show_listeners.status_summary_command(shows, self.clock),
                 "set": request_listeners.set_across_command(self.desks, self.moves),
-                "cancel": request_listeners.cancel_across_command(self.desks),
+                "cancel": request_listeners.cancel_across_command(self.desks, self.moves),
             },
         )
 
@@ -387,6 +387,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         names={account.key: account.name for account in settings.accounts},
         clock=clock,
         public_ip=public_ip,
+        market=settings.market,
     )
     shared = _Shared(
         move_cards=move_cards,

@@ -511,6 +511,7 @@ class MoveView:
     now: datetime
     host_check: bool = False
     host_ip: str | None = None
+    market_open: bool = False
 
     @property
     def pending(self) -> bool:
@@ -525,7 +526,7 @@ def row_outcome(row: MoveRow) -> str:
     state = request.state
     why = escape(bk.clip(request.failure_reason or "", 300))
     if state is S.PENDING:
-        return ":hourglass: waiting for approval"
+        return ":hourglass: waiting for approval (its weekly window is open)"
     if state in (S.APPROVED, S.APPLYING):
         return ":arrows_counterclockwise: applying…"
     if state is S.SCHEDULED:
@@ -539,6 +540,8 @@ def row_outcome(row: MoveRow) -> str:
         return f":no_entry: *refused* — {why}"
     if state is S.REJECTED:
         return ":no_entry_sign: rejected"
+    if state is S.CANCELLED:
+        return ":wastebasket: cancelled"
     if state is S.EXPIRED:
         return ":hourglass_flowing_sand: expired"
     return escape(state.value)
@@ -582,6 +585,8 @@ def move_card(view: MoveView) -> tuple[str, list[Block]]:
                     "in the proposal: after the move, orders from this host are rejected."
                 )
             )
+    if view.pending and view.market_open:
+        blocks.append(bk.section(f":red_circle: *Trading hours: {MARKET_WARNING}.*"))
     if view.pending:
         waiting = sum(
             1 for r in view.rows if r.request is not None and r.request.state is S.PENDING

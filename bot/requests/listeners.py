@@ -223,11 +223,15 @@ def set_across_command(desks: Desks, moves: HostMoves) -> Handler:
     return handle
 
 
-def cancel_across_command(desks: Desks) -> Handler:
-    """`/staticip cancel <id>` with several accounts: the request's own account cancels it."""
+def cancel_across_command(desks: Desks, moves: HostMoves) -> Handler:
+    """`/staticip cancel <id>` with several accounts: the request's own account cancels it;
+    `cancel m-…` cancels every waiting account of a host move."""
 
     async def handle(ctx: CommandContext) -> None:
         words = ctx.args.split()
+        if words and words[0].lower().startswith("m-"):
+            await ctx.reply(await moves.cancel(words[0], ctx.user_id))
+            return
         desk = await desks.of_request(words[0]) if words else desks.default
         if not words:
             raise UserFacingError("Give the request id: `/staticip cancel r-…`.")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from bot.errors import UserFacingError
 from bot.ist import Clock
+from bot.market_hours import TradingHours
 from bot.public_ip import PublicIpLookup
 from bot.requests.blocks import MoveRow, MoveView, move_card
 from bot.requests.service import (
@@ -56,7 +57,9 @@ class MoveCards:
         names: dict[str, str],
         clock: Clock,
         public_ip: PublicIpLookup | None = None,
+        market: TradingHours | None = None,
     ) -> None:
+        self._market = market
         self._db = db
         self._channel = channel
         self._names = names  # account key → name
@@ -90,6 +93,7 @@ class MoveCards:
             now=self._clock(),
             host_check=host_check,
             host_ip=host_ip,
+            market_open=self._market is not None and self._market.is_open(self._clock()),
         )
 
     async def post(self, move: HostMove) -> PostedMessage:
@@ -261,6 +265,27 @@ class HostMoves:
         for part in sorted(waiting, key=lambda p: order.get(p.account, 0)):
             desk = desks[part.id]
             answers.append(f"• `{desk.name}`: {await self._decide_part(desk, part, user_id, verb)}")
+        await self.cards.refresh(move.id)
+        return f"Host move `{move.id}`:\n" + "\n".join(answers)
+
+    async def cancel(self, move_id: str, user_id: str) -> str:
+        """`/staticip cancel m-…`: every waiting account of the move is cancelled (by its
+        requester or an approver of that account; each account's own rules decide)."""
+        move = await self._db.moves.get(move_id.strip().lower()[:40])
+        if move is None:
+            raise UnknownRequest("This host move does not exist. Nothing was changed.")
+        waiting = [p for p in await self._db.requests.in_move(move.id) if p.state is S.PENDING]
+        if not waiting:
+            raise AlreadyDecided(f"Host move `{move.id}` was already decided; see its card.")
+        answers = []
+        for part in waiting:
+            desk = self._desk(part)
+            try:
+                await desk.requests.cancel(part.id, user_id)
+            except UserFacingError as error:
+                answers.append(f"• `{desk.name}`: {error.user_message}")
+            else:
+                answers.append(f"• `{desk.name}`: cancelled")
         await self.cards.refresh(move.id)
         return f"Host move `{move.id}`:\n" + "\n".join(answers)
 

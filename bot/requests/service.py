@@ -750,7 +750,8 @@ class Desks:
     async def of_request(self, request_id: str) -> AccountDesk:
         if len(self.all) == 1:
             return self.default
-        request = await self._db.requests.get(request_id[:64]) if request_id else None
+        cleaned = request_id.strip().lower()[:64]
+        request = await self._db.requests.get(cleaned) if cleaned else None
         if request is None:
             return self.default
         return self._by_key.get(request.account, self.default)

@@ -210,3 +210,20 @@ def test_bad_move_input_is_refused_with_nothing_stored_or_sent(
     assert [
         c for c in fake_slack.calls_to("chat.postMessage") if "Host move" in c.text_blob()
     ] == []
+
+
+def test_the_requester_can_cancel_a_waiting_move(
+    accounts: Accounts, http: httpx.Client, fake_slack: FakeSlack
+) -> None:
+    bot, emulator = accounts.bot, accounts.emulator
+    move_id = move(http, bot, fake_slack, f"desk,prop {NEW_IP} wrong colo")
+    answer = str(slash(http, bot.base_url, fake_slack, f"cancel {move_id}").params["text"])
+    assert "`desk`: cancelled" in answer and "`prop`: cancelled" in answer
+    assert {p.state for p in parts(bot, move_id).values()} == {S.CANCELLED}
+    late = decide(http, bot, fake_slack, move_id, "UBOTH")
+    assert "already decided" in late
+    assert emulator.state.calls_to(PUT) == []
+    updates = [
+        c for c in fake_slack.calls_to("chat.update") if move_id in str(c.params.get("text"))
+    ]
+    assert updates and buttons(updates[-1].params) == []
