@@ -440,6 +440,13 @@ class _Reader:
             raw = entry.apps[index]
             app_where = f"{where}.apps[{index}]"
             name = OWN_APP_NAME if index == own else raw.name
+            if index == own and raw.name not in (None, OWN_APP_NAME):
+                # Renaming it would quietly break `GET /token/<name>` and `login <name>`.
+                self.problems.append(
+                    f"{self._at(app_where)}.name: the bot's own app (the first, when none is "
+                    f'named "{OWN_APP_NAME}") is called "{OWN_APP_NAME}": leave its name '
+                    f'out, name it "{OWN_APP_NAME}", or name another app "{OWN_APP_NAME}"'
+                )
             if name is None:
                 self.problems.append(
                     f"{self._at(app_where)}.name: is required for every app but the bot's own "

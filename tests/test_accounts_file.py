@@ -95,7 +95,6 @@ requesters = []
 name = "prop-2"
 upstox_access_token = "env:PROP_SEED"
   [[accounts.apps]]
-  name = "bot"
   client_id = "prop-id"
   client_secret = "prop-secret-inline"
   redirect_uri = "{CALLBACK}"
@@ -135,7 +134,7 @@ def test_three_accounts_with_overrides_env_references_and_the_own_app_first(
     assert family.slack_approvers == ("UPARENT01",)
     assert family.slack_requesters == ()
 
-    # prop-2: no app named "default", so the first is the bot's own; a seed token.
+    # prop-2: no app named "default", so the first (unnamed) is the bot's own; a seed token.
     assert [(app.name, app.client_id) for app in prop.apps] == [
         ("default", "prop-id"),
         ("trading", "prop-trading-id"),
@@ -471,3 +470,24 @@ def test_token_api_keys_may_be_one_reference_to_a_comma_separated_list(
         DESK_KEY,
         "second-key-0123456789abc",
     ]
+
+
+def test_a_named_first_app_is_not_silently_renamed_into_the_bots_own(tmp_path: Path) -> None:
+    """With no app named "default" the first is the bot's own: a name of its own would
+    never reach `GET /token/<name>` or `login <name>`, so it is refused."""
+    path = _write(
+        tmp_path / "staticip.toml",
+        SLACK
+        + f"""
+[[accounts]]
+name = "desk"
+  [[accounts.apps]]
+  name = "bot"
+  client_id = "desk-id"
+  client_secret = "inline-secret-0123456789"
+  redirect_uri = "{CALLBACK}"
+""",
+    )
+    [problem] = _problems(path)
+    assert problem.startswith("STATICIP_CONFIG accounts[0] (desk).apps[0].name: the bot's own app")
+    assert 'leave its name out, name it "default"' in problem
