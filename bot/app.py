@@ -255,18 +255,20 @@ class Bot:
     def _each(
         self, job: Callable[[AccountBot], Awaitable[object]]
     ) -> Callable[[], Awaitable[None]]:
-        """One job run for every account in turn; one account failing never skips the rest."""
+        """One job run for every account in turn: one account failing never skips the rest,
+        and the first failure is then raised for the scheduler to report as usual."""
 
         async def run() -> None:
-            failed = None
+            failures: list[tuple[str, Exception]] = []
             for account in self.accounts:
                 try:
                     await job(account)
                 except Exception as error:
-                    log.exception("job failed for account %s", account.name)
-                    failed = error
-            if failed is not None and len(self.accounts) == 1:
-                raise failed
+                    failures.append((account.name, error))
+            for name, failure in failures[1:]:
+                log.error("job failed for account %s too", name, exc_info=failure)
+            if failures:
+                raise failures[0][1]
 
         return run
 
