@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 
 from bot.store.request_states import RequestState
+from bot.upstox.emulator.state import Fault
 from tests.accounts.conftest import (
     DESK_KEY,
     FAMILY_CHANNEL,
@@ -309,3 +310,32 @@ def test_each_accounts_token_goes_to_its_own_trading_system_only(
         refused = fetch(path, key)
         assert refused.status_code == 401 and refused.content == b""
     assert fetch("/token", DESK_KEY).json()["client_id"] == UPSTOX_CLIENT_ID
+
+
+def test_one_accounts_upstox_outage_never_stops_the_others_checks(
+    accounts: Accounts, fake_slack: FakeSlack
+) -> None:
+    """Desk's Upstox answers 503 to the token check; family's and prop's sessions are over:
+    both get their alert in the same run, and the run is reported failed (for backoff)."""
+    bot, emulator = accounts.bot, accounts.emulator
+    emulator.state.add_fault(
+        Fault(route="GET /v2/user/profile", status=503, count=5, user_id="EMU001")
+    )
+    for token in list(emulator.state.tokens.values()):
+        if token.user_id in ("EMU002", "EMU003"):
+            emulator.state.revoke(token)
+    assert bot.run(bot.services.scheduler.run_now("token_check")) is False
+    fake_slack.wait_for(lambda _: posts_in(fake_slack, FAMILY_CHANNEL, "Upstox is logged out"))
+    fake_slack.wait_for(
+        lambda _: [
+            p
+            for p in posts_in(fake_slack, "CAPPROVALS", "Upstox is logged out")
+            if p.params["text"].startswith("[prop]")
+        ]
+    )
+    assert bot.run(bot.services.account("desk").tokens.status()).health == "valid"
+    assert not [
+        p
+        for p in posts_in(fake_slack, "CAPPROVALS", "Upstox is logged out")
+        if p.params["text"].startswith("[desk]")
+    ]
