@@ -47,6 +47,7 @@ from bot.slack.commands import (
     error_boundary,
     names_list,
 )
+from bot.slack.mrkdwn import code
 
 USAGE = (
     "Usage: `/staticip set <primary> [<secondary>] <reason…>`, "
@@ -213,7 +214,7 @@ def set_across_command(desks: Desks, moves: HostMoves) -> Handler:
             made = await moves.create(ctx.user_id, targets, primary, secondary, reason)
             await ctx.reply(move_confirmation(made))
             return
-        unknown = "" if looks_like_ip(word) else f"There is no account `{_shown(word)}`. "
+        unknown = "" if looks_like_ip(word) else f"There is no account {code(word[:40])}. "
         raise UserFacingError(
             f"{unknown}Which account? `/staticip set <account> <primary> [<secondary>] "
             f"<reason…>` — the accounts are {names_list(desks.names)}. Nothing was requested.",
@@ -250,10 +251,6 @@ def move_confirmation(made: MoveRequested) -> str:
     if made.refused:
         text += "\nLeft out:" + "".join(f"\n• `{name}`: {why}" for name, why in made.refused)
     return text
-
-
-def _shown(word: str) -> str:
-    return word[:40].replace("`", "'")
 
 
 def register(app: AsyncApp, desks: Desks, moves: HostMoves) -> None:

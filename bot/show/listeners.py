@@ -19,6 +19,7 @@ from bot.show.blocks import (
 )
 from bot.show.service import ShowOverview, ShowService
 from bot.slack.commands import CommandContext, Handler, names_list
+from bot.slack.mrkdwn import code
 
 
 def show_command(show: ShowService, deadline: timedelta) -> Handler:
@@ -74,8 +75,7 @@ def status_summary_command(shows: Sequence[tuple[str, ShowService]], clock: Cloc
 def _refuse_unknown(ctx: CommandContext, names: Sequence[str]) -> None:
     word = ctx.args.split(" ", 1)[0]
     if word:
-        shown = word[:40].replace("`", "'")
         raise UserFacingError(
-            f"There is no account `{shown}`. The accounts are {names_list(names)}.",
+            f"There is no account {code(word[:40])}. The accounts are {names_list(names)}.",
             code="unknown_account",
         )

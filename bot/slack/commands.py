@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import metrics
 from bot.errors import UserFacingError
 from bot.log import request_id_var
+from bot.slack.mrkdwn import code
 from bot.slack.respond import PooledRespond, ResponseSession
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ def _which_account(subcommand: str, names: Sequence[str]) -> Handler:
         word = ctx.args.split(" ", 1)[0]
         unknown = ""
         if word and not word.isdigit() and word.lower() not in ("phone",):
-            unknown = f"There is no account `{word[:40].replace('`', '')}`. "
+            unknown = f"There is no account {code(word[:40])}. "
         raise UserFacingError(
             f"{unknown}Which account? `/staticip {subcommand} <account> …` — the accounts "
             f"are {names_list(names)}. Nothing was changed.",

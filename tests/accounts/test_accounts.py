@@ -339,3 +339,15 @@ def test_one_accounts_upstox_outage_never_stops_the_others_checks(
         for p in posts_in(fake_slack, "CAPPROVALS", "Upstox is logged out")
         if p.params["text"].startswith("[desk]")
     ]
+
+
+def test_a_hostile_account_name_is_shown_inert_and_changes_nothing(
+    accounts: Accounts, http: httpx.Client, fake_slack: FakeSlack
+) -> None:
+    bot, emulator = accounts.bot, accounts.emulator
+    for text in ("show <!channel>", "set <@U123|x> 8.8.8.8 r", "history `x`<!here>", "login &lt;"):
+        answer = ask(http, bot, fake_slack, text)
+        assert "<!channel>" not in answer and "<!here>" not in answer and "<@U123" not in answer
+        assert "There is no account" in answer or "Which account?" in answer, answer
+    assert emulator.state.calls_to(PUT) == []
+    assert bot.run(bot.services.db.requests.list_open()) == []
