@@ -345,6 +345,7 @@ def test_webhook_down_past_the_limit_raises_one_alert(
     clock: MutableClock,
     fake_slack: FakeSlack,
 ) -> None:
+    clock.clear_of_token_expiry(timedelta(hours=1))  # the test waits 31 minutes
     bot = make_bot(token_webhook_url=webhook.url, token_webhook_secret=WEBHOOK_SECRET)
     fast_retries(bot)
     webhook.default_status = 503
@@ -521,6 +522,7 @@ def test_a_webhook_delivery_cut_short_by_a_restart_is_resumed_once(
 def test_a_crashed_replicas_webhook_delivery_is_taken_over_only_once_it_went_quiet(
     make_bot: MakeBot, http: httpx.Client, webhook: WebhookServer, clock: MutableClock
 ) -> None:
+    clock.clear_of_token_expiry(timedelta(hours=1))  # the test waits 6 minutes
     sinks = {"token_webhook_url": webhook.url, "token_webhook_secret": WEBHOOK_SECRET}
     crashed = make_bot(**sinks)
     fast_retries(crashed)

@@ -145,12 +145,14 @@ def test_forged_state_is_refused_without_exchange_and_burns_nothing(
 
 
 def test_expired_state_is_refused_without_exchange(
-    login_bot: InProcessBot,
+    make_bot: MakeBot,
     fake_slack: FakeSlack,
     emulator: EmulatorServer,
     http: httpx.Client,
     clock: MutableClock,
 ) -> None:
+    clock.clear_of_token_expiry(timedelta(hours=1))  # the stored token must outlive the link
+    login_bot = make_bot()
     callback = upstox_redirect(
         http, login_url(slash(http, login_bot, fake_slack, "login", key="1"))
     )

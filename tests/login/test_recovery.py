@@ -148,6 +148,7 @@ def run_check(bot: InProcessBot) -> None:
 def test_a_token_nobody_picked_up_alerts_once_and_clears_once(
     make_bot: MakeBot, http: httpx.Client, fake_slack: FakeSlack, clock: MutableClock
 ) -> None:
+    clock.clear_of_token_expiry(timedelta(hours=1))  # the test waits 16 minutes
     bot = make_bot(token_api_keys=TOKEN_API_KEY)
     link = bot.run(bot.services.links.login_link("UTRADER"))
     assert http.get(link.url, follow_redirects=True).status_code == 200
