@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.store._base import Repository
+from bot.ist import Clock
+from bot.store._base import Repository, SharedReads
 from bot.store.audit import insert_event
 from bot.store.errors import RequestAlreadyOpen
 from bot.store.models import ChangeRequest, NewAuditEvent
@@ -36,6 +37,11 @@ def new_request_id() -> str:
 
 
 class RequestRepository(Repository):
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        super().__init__(engine, clock)
+        # `list_open` is asked by every `show`, `status`, Home refresh and drift check.
+        self._open_reads: SharedReads[list[ChangeRequest]] = SharedReads()
+
     async def create(
         self,
         *,
@@ -58,24 +64,40 @@ class RequestRepository(Repository):
         is appended in the same transaction.
         """
         at = self._now(now)
+        try:
+            return await self._insert_pending(
+                account=account,
+                at=at,
+                audit=audit,
+                values={
+                    "requester_id": requester_id,
+                    "reason": reason,
+                    "current_primary": current_primary,
+                    "current_secondary": current_secondary,
+                    "proposed_primary": proposed_primary,
+                    "proposed_secondary": proposed_secondary,
+                    "expires_at": expires_at,
+                    "scheduled_at": scheduled_at,
+                    "move_id": move_id,
+                },
+            )
+        finally:
+            self._open_reads.written()
+
+    async def _insert_pending(
+        self, *, account: str, at: datetime, audit: NewAuditEvent | None, values: dict[str, Any]
+    ) -> ChangeRequest:
+        fields = values
         for _ in range(_ID_ATTEMPTS):
             values = {
+                **fields,
                 "id": new_request_id(),
                 "account": account,
                 "state": RequestState.PENDING.value,
-                "requester_id": requester_id,
-                "reason": reason,
-                "current_primary": current_primary,
-                "current_secondary": current_secondary,
-                "proposed_primary": proposed_primary,
-                "proposed_secondary": proposed_secondary,
                 "created_at": at,
-                "expires_at": expires_at,
                 "version": 1,
                 "updated_at": at,
                 "open_slot": account,
-                "scheduled_at": scheduled_at,
-                "move_id": move_id,
             }
             try:
                 async with self._engine.begin() as conn:
@@ -120,7 +142,12 @@ class RequestRepository(Repository):
         return None if row is None else ChangeRequest.from_row(row)
 
     async def list_open(self, account: str | None = None) -> list[ChangeRequest]:
-        return await self.list_in_state(OPEN_STATES, account=account)
+        """The open requests, oldest first. Concurrent callers share one query
+        (`SharedReads`: never one that began before this process's last write)."""
+        shared = await self._open_reads.read(
+            account, lambda: self.list_in_state(OPEN_STATES, account=account)
+        )
+        return list(shared)  # each caller its own list (the requests are frozen)
 
     async def list_in_state(
         self,
@@ -206,14 +233,17 @@ class RequestRepository(Repository):
         )
         if expected_version is not None:
             query = query.where(c.version == expected_version)
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(query)).mappings().first()
-            if row is None:
-                return None
-            updated = ChangeRequest.from_row(row)
-            if audit is not None:
-                await self._audit(conn, updated, audit, at)
-            return updated
+        try:
+            async with self._engine.begin() as conn:
+                row = (await conn.execute(query)).mappings().first()
+                if row is None:
+                    return None
+                updated = ChangeRequest.from_row(row)
+                if audit is not None:
+                    await self._audit(conn, updated, audit, at)
+                return updated
+        finally:
+            self._open_reads.written()
 
     async def set_card(
         self, request_id: str, channel: str, ts: str, *, now: datetime | None = None
@@ -225,8 +255,11 @@ class RequestRepository(Repository):
             .values(card_channel=channel, card_ts=ts, updated_at=self._now(now))
             .returning(*change_requests.c)
         )
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(query)).mappings().first()
+        try:
+            async with self._engine.begin() as conn:
+                row = (await conn.execute(query)).mappings().first()
+        finally:
+            self._open_reads.written()
         return None if row is None else ChangeRequest.from_row(row)
 
     @staticmethod

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store._base import Repository
+from bot.ist import Clock
+from bot.store._base import Repository, SharedReads
 from bot.store.audit import insert_event
 from bot.store.models import AuditEvent
 from bot.store.tables import week_refusals
@@ -24,6 +26,11 @@ class WeekRefusal:
 
 
 class WeekRefusalRepository(Repository):
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        super().__init__(engine, clock)
+        # Read by every `show` and every window estimate; written once in a blue moon.
+        self._reads: SharedReads[list[WeekRefusal]] = SharedReads()
+
     async def record(
         self,
         account: str,
@@ -33,6 +40,19 @@ class WeekRefusalRepository(Repository):
         request_id: str | None,
     ) -> WeekRefusal:
         """Store the refusal and its audit event in one transaction."""
+        try:
+            await self._record(account, refused_at, last_change_at, request_id)
+        finally:
+            self._reads.written()
+        return WeekRefusal(account, refused_at, last_change_at, request_id)
+
+    async def _record(
+        self,
+        account: str,
+        refused_at: datetime,
+        last_change_at: datetime,
+        request_id: str | None,
+    ) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
                 week_refusals.insert().values(
@@ -55,10 +75,8 @@ class WeekRefusalRepository(Repository):
                     "gap_seconds": int((refused_at - last_change_at).total_seconds()),
                 },
             )
-        return WeekRefusal(account, refused_at, last_change_at, request_id)
 
-    async def list(self, account: str, *, limit: int = 20) -> list[WeekRefusal]:
-        """Newest first."""
+    async def _list(self, account: str, limit: int) -> list[WeekRefusal]:
         query = select(week_refusals).where(c.account == account).order_by(c.id.desc()).limit(limit)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
@@ -66,3 +84,7 @@ class WeekRefusalRepository(Repository):
             WeekRefusal(r["account"], r["refused_at"], r["last_change_at"], r["request_id"])
             for r in rows
         ]
+
+    async def list(self, account: str, *, limit: int = 20) -> list[WeekRefusal]:
+        """Newest first. Concurrent callers share one query (`SharedReads`)."""
+        return list(await self._reads.read((account, limit), lambda: self._list(account, limit)))
