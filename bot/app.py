@@ -53,6 +53,7 @@ from bot.secret_key import resolve_secret_key
 from bot.show import listeners as show_listeners
 from bot.show.service import ShowService
 from bot.show.week_rule import WeekRule
+from bot.slack.ack_first import AckFirst
 from bot.slack.alerts import Alerts
 from bot.slack.audience import SlackAudience, SlackUserGroups
 from bot.slack.channel import SlackChannel
@@ -151,6 +152,7 @@ class Bot:
     identity: SlackIdentity
     upstox: UpstoxClient
     responses: ResponseSession
+    acks: AckFirst
     public_ip: PublicIpLookup
     scheduler: Scheduler
     home: HomePublisher
@@ -323,6 +325,7 @@ class Bot:
             self.command_router(),
             approval_channel=settings.slack_approval_channel,
             responses=self.responses,
+            acks=self.acks,
         )
         request_listeners.register(app, self.desks, self.moves)
         login_listeners.register(app)
@@ -417,6 +420,7 @@ def build(settings: Settings, *, clock: Clock = system_clock) -> Bot:
         identity=SlackIdentity(slack),
         upstox=upstox,
         responses=ResponseSession(),
+        acks=AckFirst(),
         public_ip=public_ip,
         scheduler=Scheduler(clock),
         home=home,

@@ -110,11 +110,13 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
 
         @app.post(SLACK_PATH)
         async def slack_events(request: Request) -> Response:
-            problem = malformed_reason(await request.body(), request.headers.get("content-type"))
-            if problem is not None:
-                log.warning("malformed Slack request refused: %s", problem)
-                return JSONResponse({"error": f"malformed request: {problem}"}, status_code=400)
-            return await slack_handler.handle(request)
+            with bot.acks.waiting():  # acknowledgements go before acknowledged work
+                body = await request.body()
+                problem = malformed_reason(body, request.headers.get("content-type"))
+                if problem is not None:
+                    log.warning("malformed Slack request refused: %s", problem)
+                    return JSONResponse({"error": f"malformed request: {problem}"}, status_code=400)
+                return await slack_handler.handle(request)
 
     add_upstox_routes(app, bot.logins)
     add_token_routes(app, {account.name: account.delivery for account in bot.accounts})

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import metrics
 from bot.errors import UserFacingError
 from bot.log import request_id_var
+from bot.slack.ack_first import AckFirst
 from bot.slack.mrkdwn import code
 from bot.slack.respond import PooledRespond, ResponseSession
 
@@ -211,6 +212,7 @@ def register_command(
     *,
     approval_channel: str,
     responses: ResponseSession,
+    acks: AckFirst,
 ) -> None:
     @app.command("/staticip")
     async def staticip(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
@@ -227,6 +229,7 @@ def register_command(
             metrics.command(subcommand, "ok" if subcommand == "help" else "refused")
             return
         await ack()
+        await acks.turn()  # the next commands' acknowledgements before this one's work
         ctx = CommandContext(
             user_id=str(command.get("user_id", "")),
             channel_id=command.get("channel_id"),
