@@ -346,7 +346,7 @@ def history_line(entry: AuditEntry) -> str:
 
 
 HISTORY_OLDER_ACTION = "history_older"
-_CURSOR = re.compile(r"([a-z0-9][a-z0-9-]{0,31})?:([1-9][0-9]{0,9}):([1-9][0-9]{0,5})")
+_CURSOR = re.compile(r"([a-z0-9][a-z0-9-]{0,31})?:([1-9][0-9]{0,9}):([1-9][0-9]{0,6})")
 
 
 @dataclass(frozen=True)
