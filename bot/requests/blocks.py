@@ -3,11 +3,13 @@ blocks), the `/staticip history` page, and the change-request form with the resu
 turns into (the listeners in `bot.requests.listeners` open it and handle its submission).
 
 Card buttons carry only the request id; the verb is the action_id and everything else is
-checked on the server when a click arrives.
+checked on the server when a click arrives. The history's Older button carries a cursor
+(`HistoryCursor`), checked the same way.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -343,17 +345,50 @@ def history_line(entry: AuditEntry) -> str:
     return f"{line}\n_{format_ist(entry.at)}_"
 
 
+HISTORY_OLDER_ACTION = "history_older"
+_CURSOR = re.compile(r"([a-z0-9][a-z0-9-]{0,31})?:([1-9][0-9]{0,9}):([1-9][0-9]{0,6})")
+
+
+@dataclass(frozen=True)
+class HistoryCursor:
+    """What the Older button carries: the account's name ("" with one account unnamed),
+    the id of the oldest event shown, and the number of the page it opens. A cursor, not
+    a secret; it comes back in a Slack action payload, so it is read by `read_cursor`."""
+
+    account: str
+    before: int
+    page: int
+
+    def value(self) -> str:
+        return f"{self.account}:{self.before}:{self.page}"
+
+
+def read_cursor(value: str) -> HistoryCursor | None:
+    """The cursor in an Older button's value, or None for anything the bot did not make
+    (not three fields, a name that is no account name, an id or page that is not a plain
+    positive number)."""
+    found = _CURSOR.fullmatch(value) if len(value) <= 64 else None
+    if found is None or int(found[3]) < 2:
+        return None
+    return HistoryCursor(account=found[1] or "", before=int(found[2]), page=int(found[3]))
+
+
 def history_message(page: AuditPage, account: str | None = None) -> tuple[str, list[Block]]:
-    """One page of the audit trail; `account`: the account's name, when there are several."""
+    """One page of the audit trail; `account`: the account's name, when there are several.
+
+    An older page is one click away (the Older button, a keyset cursor: as fast on the
+    last page as on the first); `/staticip history <n>` still jumps to a page number."""
     of = f" of {account}" if account else ""
-    title = f"History{of} — page {page.page} of {page.pages} ({page.total} events, newest first)"
+    title = f"History{of} — page {page.page}, newest first"
     blocks: list[bk.Block] = [bk.header(title)]
     if not page.entries:
-        blocks.append(bk.section("_Nothing yet._"))
+        blocks.append(bk.section("_Nothing yet._" if page.page == 1 else "_Nothing older._"))
     blocks.extend(bk.section(history_line(entry)) for entry in page.entries)
-    if page.has_next:
+    if page.cursor is not None:
+        older = HistoryCursor(account or "", page.cursor, page.page + 1)
         named = f"{account} " if account else ""
-        blocks.append(bk.context(f"Older events: `/staticip history {named}{page.page + 1}`"))
+        blocks.append(bk.actions(bk.button("Older", HISTORY_OLDER_ACTION, value=older.value())))
+        blocks.append(bk.context(f"Or type `/staticip history {named}{page.page + 1}`"))
     return bk.text_and_blocks(title, blocks)
 
 

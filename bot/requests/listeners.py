@@ -2,10 +2,11 @@
 
 `/staticip set|cancel|history`, the approval card's Approve and Reject buttons, the
 change-request form (opened by `/staticip set` alone and by the App Home's "Request
-change" button) and its submission. Each one parses what Slack sent, acknowledges, calls
-the change-request service and renders the answer; the rules live in the service. A
-button's value is only a request id and is never trusted beyond that; refusals reach
-only the person who clicked (ephemeral).
+change" button) and its submission, and the history's Older button. Each one parses what
+Slack sent, acknowledges, calls the change-request service and renders the answer; the
+rules live in the service. A button's value is only a request id (or, on Older, a history
+cursor) and is never trusted beyond that; refusals reach only the person who clicked
+(ephemeral).
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from bot.requests.blocks import (
     APPROVE_ACTION,
     APPROVE_AFTER_CLOSE_ACTION,
     CALLBACK_ID,
+    HISTORY_OLDER_ACTION,
     MOVE_APPROVE_ACTION,
     MOVE_REJECT_ACTION,
     REJECT_ACTION,
     REJECT_CALLBACK_ID,
     change_request_modal,
     history_message,
+    read_cursor,
     reject_modal,
     rejected_reason,
     requester_confirmation,
@@ -49,6 +52,7 @@ from bot.slack.commands import (
 )
 from bot.slack.mrkdwn import code
 
+AGAIN = "Use `/staticip history` to start again."
 USAGE = (
     "Usage: `/staticip set <primary> [<secondary>] <reason…>`, "
     "e.g. `/staticip set 8.8.8.8 moved to the new VPS`."
@@ -333,6 +337,30 @@ def register(app: AsyncApp, desks: Desks, moves: HostMoves) -> None:
             if view_id:
                 text = f":no_entry_sign: Rejected request `{rejected.id}`; the card says so."
                 await client.views_update(view_id=view_id, view=result_modal(text))
+
+    @app.action(HISTORY_OLDER_ACTION)
+    async def history_older(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """The next (older) page replaces the history message the button is on; a cursor
+        the bot did not make, or that is not the account's, changes nothing."""
+        await ack()
+        tell = tell_clicker(body, respond, client)
+        async with error_boundary("history Older click", tell):
+            cursor = read_cursor(clicked_value(body))
+            if cursor is None:
+                raise UserFacingError(f"That is not a history page; nothing was changed. {AGAIN}")
+            desk = desks.named(cursor.account) if cursor.account else None
+            if desk is None and not cursor.account and len(desks.all) == 1:
+                desk = desks.default
+            if desk is None:
+                raise UserFacingError(f"There is no such account; nothing was changed. {AGAIN}")
+            page = await desk.requests.older_history(cursor.before, cursor.page)
+            text, blocks = history_message(page, cursor.account or None)
+            # The history is an ephemeral message: only its response_url can replace it.
+            await respond(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=True
+            )
 
     @app.action(REQUEST_CHANGE_ACTION)
     async def request_change(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

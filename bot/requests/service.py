@@ -696,6 +696,9 @@ class ChangeRequestService:
     # -- history -------------------------------------------------------------------------
 
     async def history(self, page_text: str = "") -> AuditPage:
+        """A page number someone typed (`/staticip history 7`). Read with OFFSET: the
+        database steps over the newer rows, so a far page costs more than the first; the
+        Older button (`older_history`) does not."""
         text = page_text.strip()
         if not text:
             page = 1
@@ -707,10 +710,27 @@ class ChangeRequestService:
                 "`/staticip history` or `/staticip history 2`."
             )
         result = await self._db.audit.page(self._account, page=page, page_size=HISTORY_PAGE_SIZE)
-        if page > result.pages:
+        if page > 1 and not result.entries:
+            # Only this answer needs the total, so only it pays for the count.
+            total = await self._db.audit.count(self._account)
+            pages = max(1, -(-total // HISTORY_PAGE_SIZE))
             raise UserFacingError(
-                f"There is no page {page}: the history has {result.pages} "
-                f"page{'s' if result.pages != 1 else ''} ({result.total} events)."
+                f"There is no page {page}: the history has {pages} "
+                f"page{'s' if pages != 1 else ''} ({total} events)."
+            )
+        return result
+
+    async def older_history(self, before: int, page: int) -> AuditPage:
+        """The page after the one ending at event `before` (the Older button's cursor):
+        keyset, as fast on the last page as on the first. `before` came back from Slack:
+        an id that is not one of this account's events is refused."""
+        result = await self._db.audit.older(
+            self._account, before=before, page=page, page_size=HISTORY_PAGE_SIZE
+        )
+        if result is None:
+            raise UserFacingError(
+                "That history page is not this account's (or no longer exists); "
+                "nothing was changed. Use `/staticip history` to start again."
             )
         return result
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store._base import Repository
@@ -14,6 +14,8 @@ from bot.store.models import AuditEntry, AuditEvent, AuditPage, dump_details
 from bot.store.tables import audit_events
 
 MAX_PAGE_SIZE = 100
+# `audit_events.id` is an INTEGER: 32 bits on PostgreSQL, which refuses a larger parameter.
+MAX_ID = 2**31 - 1
 
 
 async def insert_event(
@@ -65,30 +67,50 @@ class AuditLog(Repository):
             )
 
     async def page(self, account: str | None, *, page: int = 1, page_size: int = 20) -> AuditPage:
-        """Newest first. `account=None` lists every account.
+        """Page `page` (from 1) newest first; `account=None` lists every account.
 
-        The count is a COUNT(*) answered from the (account, id) index alone, so it stays in
-        the low milliseconds at 100k rows; the page itself is an index range scan.
+        For a page number someone typed, and the first page. It is LIMIT/OFFSET: the
+        database steps over the (page - 1) * page_size newer rows, so page 5000 of 100k
+        events costs several times page 1 (see `older`, which does not). No COUNT(*): it
+        costs as much as reading every row of the account's index and is only asked for
+        when a page is empty (`count`).
         """
         if page < 1:
             raise ValueError("page starts at 1")
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
-        rows_q = select(audit_events).order_by(audit_events.c.id.desc())
-        count_q = select(func.count()).select_from(audit_events)
-        if account is not None:
-            rows_q = rows_q.where(audit_events.c.account == account)
-            count_q = count_q.where(audit_events.c.account == account)
-        rows_q = rows_q.limit(page_size).offset((page - 1) * page_size)
+        _check_size(page_size)
+        query = _newest_first(account).limit(page_size + 1).offset((page - 1) * page_size)
         async with self._engine.connect() as conn:
-            total = (await conn.execute(count_q)).scalar_one()
-            rows = (await conn.execute(rows_q)).mappings().all()
-        return AuditPage(
-            entries=tuple(AuditEntry.from_row(r) for r in rows),
-            page=page,
-            page_size=page_size,
-            total=total,
-        )
+            rows = (await conn.execute(query)).mappings().all()
+        return _page(rows, page=page, page_size=page_size)
+
+    async def older(
+        self, account: str | None, *, before: int, page: int, page_size: int = 20
+    ) -> AuditPage | None:
+        """The page after the one whose last (oldest) event is `before`: keyset, so the
+        database seeks the (account, id) index to `before` and reads page_size + 2 rows,
+        whatever the page (`page` is only the number shown).
+
+        None when `before` is not an event of `account`: a cursor comes back from Slack
+        and is checked here, in the same query (the row at `before` must be the account's).
+        """
+        _check_size(page_size)
+        if not 0 < before <= MAX_ID:
+            return None
+        query = _newest_first(account).where(audit_events.c.id <= before).limit(page_size + 2)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        if not rows or rows[0]["id"] != before:
+            return None
+        return _page(rows[1:], page=page, page_size=page_size)
+
+    async def count(self, account: str | None) -> int:
+        """How many events the account has: reads its whole index range (milliseconds at
+        100k rows), so only for the rare answer that needs it."""
+        query = select(func.count()).select_from(audit_events)
+        if account is not None:
+            query = query.where(audit_events.c.account == account)
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
 
     async def count_since(self, account: str, event: AuditEvent | str, since: datetime) -> int:
         """How many `event`s the account has had at or after `since`."""
@@ -114,3 +136,27 @@ class AuditLog(Repository):
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [AuditEntry.from_row(r) for r in rows]
+
+
+def _check_size(page_size: int) -> None:
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+
+
+def _newest_first(account: str | None) -> Select[Any]:
+    """Newest first: served by walking the (account, id) index (the primary key for every
+    account) backwards, with no sort."""
+    query = select(audit_events).order_by(audit_events.c.id.desc())
+    if account is not None:
+        query = query.where(audit_events.c.account == account)
+    return query
+
+
+def _page(rows: Sequence[RowMapping], *, page: int, page_size: int) -> AuditPage:
+    """`rows`: up to page_size + 1 rows; the one past the page says an older page exists."""
+    return AuditPage(
+        entries=tuple(AuditEntry.from_row(r) for r in rows[:page_size]),
+        page=page,
+        page_size=page_size,
+        has_older=len(rows) > page_size,
+    )

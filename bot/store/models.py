@@ -164,18 +164,18 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class AuditPage:
+    """One page of the audit trail, newest first. There is no total: counting costs as much
+    as reading the whole index range, so a page only knows whether an older one exists."""
+
     entries: tuple[AuditEntry, ...]
     page: int
     page_size: int
-    total: int
+    has_older: bool
 
     @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
+    def cursor(self) -> int | None:
+        """The id of the oldest event shown, for `AuditLog.older`; None on the last page."""
+        return self.entries[-1].id if self.has_older and self.entries else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,10 +22,10 @@ from tests.accounts.conftest import (
 )
 from tests.home.test_app_home import open_home, publishes, view_of
 from tests.login.helpers import login_url, query, upstox_redirect, with_query
-from tests.requests.helpers import PUT
+from tests.requests.helpers import PUT, click_older
 from tests.requests.test_card_and_form import view_submission
 from tests.support.bot_runner import UPSTOX_CLIENT_ID, InProcessBot, wait_until
-from tests.support.conversation import new_key, slash
+from tests.support.conversation import buttons, new_key, slash
 from tests.support.fake_slack import FakeSlack, SlackCall
 from tests.support.slack_requests import block_actions_body, post_signed, slash_command_body
 
@@ -155,6 +155,26 @@ def test_history_is_per_account(
     family = slash(http, bot.base_url, fake_slack, "history family").text_blob()
     desk = slash(http, bot.base_url, fake_slack, "history desk").text_blob()
     assert family_id in family and family_id not in desk
+
+    # Enough of family's events for a second page: its Older button names the account.
+    family_key = bot.services.account("family").account.key
+    desk_key = bot.services.account("desk").account.key
+    bot.run(bot.services.db.audit.append(desk_key, "alert", "bot"))
+    for n in range(10):
+        bot.run(bot.services.db.audit.append(family_key, "alert", "bot", details={"n": n}))
+    answer = slash(http, bot.base_url, fake_slack, "history family")
+    [older] = buttons(answer.params)
+    assert older["value"].startswith("family:")
+    shown = click_older(http, bot.base_url, fake_slack, older["value"])
+    assert shown.params["replace_original"] is True
+    assert "History of family — page 2" in shown.text_blob() and family_id in shown.text_blob()
+    # Family's cursor with desk's name (desk has an event below it) reads nothing.
+    refused = click_older(http, bot.base_url, fake_slack, "desk:" + older["value"][7:])
+    assert "not this account's" in refused.params["text"]
+    assert refused.params.get("replace_original") is False
+    # With several accounts a cursor must name one.
+    unnamed = click_older(http, bot.base_url, fake_slack, older["value"][6:])
+    assert "no such account" in unnamed.params["text"]
 
 
 def test_a_login_link_for_one_account_never_stores_a_token_for_another(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from bot.store.database import open_database
-from bot.store.models import AuditEvent, dump_details
+from sqlalchemy import select
+
+from bot.store.database import Database, open_database
+from bot.store.models import AuditEvent, AuditPage, dump_details
 from bot.store.tables import audit_events
 
 _EVENTS = [AuditEvent.REQUESTED, AuditEvent.APPROVED, AuditEvent.APPLYING, AuditEvent.APPLIED]
@@ -44,17 +46,49 @@ async def seed_audit(url: str, account: str, count: int, secret_key: str) -> flo
 async def time_pages(
     url: str, account: str, *, page: int, page_size: int, repeats: int, secret_key: str
 ) -> list[float]:
-    """Seconds per `db.audit.page(...)` call on a warm connection pool (one warm-up call)."""
+    """Seconds per read of history page `page` on a warm connection pool (one warm-up call).
+
+    Page 1 is `db.audit.page`, as `/staticip history` reads it. A later page is read as the
+    Older button reads it: `db.audit.older` with the cursor the page before it ends at (the
+    cursor is looked up once, untimed), so this times the keyset read, not OFFSET.
+    """
     db = await open_database(url, secret_key=secret_key, create_schema=False)
     try:
-        await db.audit.page(account, page=page, page_size=page_size)
+        if page == 1:
+
+            async def read() -> AuditPage | None:
+                return await db.audit.page(account, page=1, page_size=page_size)
+
+        else:
+            before = await _cursor_before(db, account, page=page, page_size=page_size)
+
+            async def read() -> AuditPage | None:
+                return await db.audit.older(account, before=before, page=page, page_size=page_size)
+
+        await read()
         timings = []
         for _ in range(repeats):
             started = time.monotonic()
-            result = await db.audit.page(account, page=page, page_size=page_size)
+            result = await read()
             timings.append(time.monotonic() - started)
-            if not result.entries:
+            if result is None or not result.entries:
                 raise RuntimeError(f"history page {page} came back empty")
     finally:
         await db.close()
     return timings
+
+
+async def _cursor_before(db: Database, account: str, *, page: int, page_size: int) -> int:
+    """The id of the oldest event on page `page - 1`: what its Older button carries."""
+    query = (
+        select(audit_events.c.id)
+        .where(audit_events.c.account == account)
+        .order_by(audit_events.c.id.desc())
+        .offset((page - 1) * page_size - 1)
+        .limit(1)
+    )
+    async with db.engine.connect() as conn:
+        before = (await conn.execute(query)).scalar_one_or_none()
+    if before is None:
+        raise RuntimeError(f"there is no history page {page}")
+    return int(before)

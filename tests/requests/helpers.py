@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.requests.blocks import APPROVE_ACTION, REJECT_ACTION
+from bot.requests.blocks import APPROVE_ACTION, HISTORY_OLDER_ACTION, REJECT_ACTION
 from bot.store.models import AuditEntry, ChangeRequest
 from bot.store.request_states import RequestState
 from bot.upstox.emulator import EmulatorServer
@@ -150,3 +150,28 @@ def reconcile_until(
 
     wait_until(settled, timeout)
     return stored(bot, request_id)
+
+
+def click_older(
+    http: httpx.Client,
+    base_url: str,
+    fake_slack: FakeSlack,
+    value: str,
+    *,
+    user_id: str = "UREQUESTER",
+    key: str | None = None,
+) -> SlackCall:
+    """A signed click on a history message's Older button (`value`: the button's value, as
+    Slack sends it back); returns what the bot posted to the message's response_url."""
+    key = key or new_key("older")
+    body = block_actions_body(
+        HISTORY_OLDER_ACTION,
+        value,
+        user_id=user_id,
+        response_url=fake_slack.response_url(key),
+        channel_id="CDM",
+        block_id="history",
+    )
+    response = post_signed(http, base_url, body)
+    assert response.status_code == 200, response.text
+    return fake_slack.wait_for_response(key)
