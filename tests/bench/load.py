@@ -51,6 +51,7 @@ class LevelResult:
     wall_s: float = 0.0
     ack_phase_s: float = 0.0  # time with commands waiting for their acknowledgement
     cpu_s: float = 0.0  # the server's CPU time during the level
+    client_cpu_s: float = 0.0  # this process's (load generator and fake Slack) CPU time
 
     @property
     def failed(self) -> int:
@@ -117,7 +118,7 @@ async def run_level(
     """Send `requests` commands in `mode`; stop early (counting the rest as errors) at
     `deadline` (a time.monotonic() value)."""
     result = LevelResult(label, concurrency, requests, mode)
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), time.process_time()
     if mode == KEEPALIVE:
         await _bursts(result, base_url, sink, text, answer_timeout, deadline)
     elif mode == NEW:
@@ -125,6 +126,7 @@ async def run_level(
     else:
         raise ValueError(f"unknown connection mode {mode!r}")
     result.wall_s = time.monotonic() - started
+    result.client_cpu_s = time.process_time() - cpu_before
     return result
 
 

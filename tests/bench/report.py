@@ -59,8 +59,8 @@ class Row:
     def ratio(self) -> float | None:
         mine = self.overhead if self.ratio_of == "overhead" else self.bot
         below = self.reference if self.ratio_of == "reference" else self.baseline
-        if mine is None or not below:
-            return None
+        if mine is None or not below or mine < 0:
+            return None  # (an answer sooner than the Upstox latency: it shared a call)
         return mine / below
 
     @property
@@ -120,8 +120,8 @@ def render(rows: list[Row], header: list[str], notes: list[str]) -> str:
     table = [("metric", "bot", "baseline", "ratio", "target", "")]
     for row in rows:
         ratio = "-" if row.ratio is None else f"{row.ratio:.2f}x"
-        if row.ratio_of == "overhead" and row.ratio is not None:
-            ratio += f" (+{_fmt(row.overhead, 'ms')})"
+        if row.ratio_of == "overhead" and row.overhead is not None:
+            ratio += f" ({row.overhead * 1000:+.1f} ms)"
         elif row.ratio_of == "reference" and row.ratio is not None:
             ratio += f" of {row.reference_name}"
         verdict = "" if row.ok is None else ("ok" if row.ok else "MISSED")
