@@ -1,6 +1,6 @@
 """Benchmark the bot against a bare-Bolt baseline on the same serving stack.
 
-    .venv/bin/python -m tests.bench.run            # the full run (about four minutes)
+    .venv/bin/python -m tests.bench.run            # the full run (about 2.5 minutes)
     .venv/bin/python -m tests.bench.run --json     # the same, as JSON on stdout
     .venv/bin/python -m tests.bench.run --runs 3   # each figure's median over three runs
 
