@@ -5,7 +5,8 @@ Why not httpx and tests/support/fake_slack.FakeSlack: measured on the 2-core mac
 cost the load generator ~9 ms of CPU per command (httpx, and FakeSlack's handler threads
 fighting the load generator for the GIL), four times what the server spends, so at
 concurrency 50 the figures measured the harness. These speak just enough HTTP/1.1 for
-loopback (Content-Length bodies, keep-alive) at a few hundred microseconds per command.
+loopback (Content-Length bodies, keep-alive or `Connection: close`) at a few hundred
+microseconds per command.
 """
 
 from __future__ import annotations
@@ -125,29 +126,37 @@ class SlackSink:
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection that POSTs pre-built requests."""
+    """One HTTP/1.1 connection that POSTs pre-built requests: kept alive between requests,
+    or, for a request built with `close=True`, closed by the server after its answer."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     @staticmethod
-    def request(host: str, path: str, body: str, headers: dict[str, str]) -> bytes:
+    def request(
+        host: str, path: str, body: str, headers: dict[str, str], *, close: bool = False
+    ) -> bytes:
         raw = body.encode()
         head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(raw)}\r\n"
+        if close:
+            head += "Connection: close\r\n"
         head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         return head.encode() + b"\r\n" + raw
 
-    async def post(self, request: bytes) -> tuple[int, float, float]:
-        """Send; return (status, started, answered) in time.monotonic() seconds. A reused
-        connection the server closed meanwhile is reopened and the request re-sent (and
-        re-timed) once."""
+    async def post(self, request: bytes, *, time_connect: bool = False) -> tuple[int, float, float]:
+        """Send; return (status, started, answered) in time.monotonic() seconds. With
+        `time_connect`, `started` is taken before the TCP connection is opened (when one is),
+        so the time includes the handshake and the server's accept. A reused connection the
+        server closed meanwhile is reopened and the request re-sent (and re-timed) once."""
         for attempt in (1, 2):
             reused = self._streams is not None
+            started = time.monotonic()
             if self._streams is None:
                 self._streams = await asyncio.open_connection(self.host, self.port)
             reader, writer = self._streams
-            started = time.monotonic()
+            if not time_connect:
+                started = time.monotonic()
             try:
                 writer.write(request)
                 status_line, headers, _ = await _read_message(reader)
