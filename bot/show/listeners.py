@@ -11,10 +11,10 @@ from datetime import timedelta
 from bot.errors import UserFacingError
 from bot.ist import Clock
 from bot.show.blocks import (
+    ShowAnswers,
     accounts_status_message,
     accounts_summary_message,
     show_failure_message,
-    show_message,
     status_message,
 )
 from bot.show.service import ShowOverview, ShowService
@@ -23,10 +23,12 @@ from bot.slack.mrkdwn import code
 
 
 def show_command(show: ShowService, deadline: timedelta) -> Handler:
+    answers = ShowAnswers()
+
     async def handle(ctx: CommandContext) -> None:
         result = await show.show(deadline=deadline.total_seconds())
         if isinstance(result, ShowOverview):
-            payload = show_message(result)
+            payload = answers.render(result)
         else:
             payload = show_failure_message(result)
         await ctx.reply(payload["text"], payload.get("blocks"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.login.tokens import TokenStatus
-from bot.show.blocks import show_failure_message, show_message, status_message
+from bot.show.blocks import ShowAnswers, show_failure_message, show_message, status_message
 from bot.show.service import (
     HostIp,
     ShowFailure,
@@ -234,3 +235,23 @@ def test_outside_text_never_breaks_the_limits_or_the_markup(
         # Only our own markup may open a "<": mentions and the channel link.
         for fragment in text.split("<")[1:]:
             assert fragment.startswith(("@U", "@W", "#C", "!subteam^S")), text
+
+
+def test_an_equal_overview_reuses_the_answer_and_any_difference_renders_anew() -> None:
+    answers = ShowAnswers()
+    view = _show(IPS_VARIANTS["both"], HOSTS[0])
+    first = answers.render(view)
+    assert first == show_message(view)
+    # Same IPs read, seconds later within the minute shown: the very same answer.
+    again = replace(view, ips=view.ips.model_copy(), now=view.now + timedelta(seconds=20))
+    assert answers.render(again) is first
+
+    for changed in (
+        replace(view, now=view.now + timedelta(minutes=1)),
+        replace(view, ips=_ips("203.0.113.99", view.ips.secondary_ip)),
+        replace(view, host=HostIp("not_registered", "198.51.100.1")),
+        replace(view, open_requests=(_request(),)),
+    ):
+        rendered = answers.render(changed)
+        assert rendered is not first
+        assert rendered == show_message(changed)
