@@ -69,10 +69,14 @@ class CommandContext:
     client: AsyncWebClient
     account: str | None = None
     """The account named in the command (several accounts), or None."""
+    acks: AckFirst | None = None
+    """Gives way to waiting acknowledgements before the answer is posted."""
 
     async def reply(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         """An ephemeral answer to the person who typed the command; a failed post is
         logged (respond() does not raise on HTTP errors)."""
+        if self.acks is not None:
+            await self.acks.turn()
         try:
             response = await self.respond(text=text, blocks=blocks, response_type="ephemeral")
         except Exception:
@@ -229,7 +233,7 @@ def register_command(
             metrics.command(subcommand, "ok" if subcommand == "help" else "refused")
             return
         await ack()
-        await acks.turn()  # the next commands' acknowledgements before this one's work
+        await acks.door()  # the next commands' acknowledgements between any two works
         ctx = CommandContext(
             user_id=str(command.get("user_id", "")),
             channel_id=command.get("channel_id"),
@@ -239,6 +243,7 @@ def register_command(
             respond=PooledRespond(command.get("response_url"), responses),
             client=client,
             account=account,
+            acks=acks,
         )
         await run_handler(handler, ctx)
 
