@@ -56,8 +56,7 @@ def enable() -> None:
         registry=registry,
         commands=Counter(
             "staticip_commands",
-            "/staticip commands by subcommand and outcome (ok, refused: a user-facing no, "
-            "error)",
+            "/staticip commands by subcommand and outcome (ok, refused: a user-facing no, error)",
             ["subcommand", "outcome"],
             registry=registry,
         ),
