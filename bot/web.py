@@ -152,8 +152,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             return Response(body, media_type=content_type)
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
