@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import socket
 import sys
 from typing import TYPE_CHECKING
@@ -26,6 +27,8 @@ log = logging.getLogger("bot")
 LIMIT_CONCURRENCY = 200
 TIMEOUT_KEEP_ALIVE = 5
 MAX_HEADER_BYTES = 16 * 1024  # h11 only: an incomplete request head larger than this
+MALLOC_ARENAS = 2
+M_ARENA_MAX = -8  # glibc's <malloc.h>
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -64,6 +67,24 @@ def _check_slack_token(bot: Bot) -> int:
     return 0
 
 
+def _limit_malloc_arenas() -> None:
+    """At most MALLOC_ARENAS glibc malloc arenas, unless MALLOC_ARENA_MAX says otherwise.
+
+    glibc gives each thread that allocates an arena of its own (up to eight per core), and
+    each keeps the memory freed in it: the aiosqlite connection threads and the resolver's
+    thread pool left about 3 MB more resident after a burst of commands. Under the GIL two
+    arenas cost no throughput. Elsewhere (not Linux, not glibc) this does nothing."""
+    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+
+
 def _skip_httpx_cli() -> None:
     """Keep httpx from importing its command-line client.
 
@@ -85,6 +106,7 @@ def serve() -> int:
         return _refuse(error)
     configure_logging(settings.log_level, settings.secret_values(), fmt=settings.log_format)
 
+    _limit_malloc_arenas()  # before any thread starts
     _skip_httpx_cli()
     from bot.web import create_app  # imported late: start-up errors above stay cheap
 
