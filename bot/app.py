@@ -319,6 +319,9 @@ class Bot:
             request_verification_enabled=False,
             process_before_response=False,
             logger=BOLT_LOGGER,
+            # Bolt would otherwise name the app after its caller's file, found by
+            # `inspect.stack()`: a realpath() of every loaded module's file at start-up.
+            name="staticip-bot",
         )
         register_command(
             app,

@@ -6,11 +6,11 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.signature import SignatureVerifier
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +24,9 @@ from bot.login.routes import MAX_NOTIFIER_BODY, NOTIFIER_PATH, add_upstox_routes
 from bot.login.token_routes import add_token_routes
 from bot.slack.payload_guard import malformed_reason
 from bot.week_window import change_window
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,9 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         socket_handler: AsyncSocketModeHandler | None = None
         await bot.start()
         if settings.slack_app_token is not None:
+            # Imported here: an HTTP-mode bot never loads the Socket Mode client.
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
             socket_handler = AsyncSocketModeHandler(
                 bolt, settings.slack_app_token.get_secret_value()
             )
@@ -122,6 +128,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     add_token_routes(app, {account.name: account.delivery for account in bot.accounts})
 
     if settings.metrics_enabled:
+        metrics.enable()
 
         @app.get("/metrics")
         async def metrics_route() -> Response:
@@ -147,8 +154,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             return Response(body, media_type=content_type)
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:

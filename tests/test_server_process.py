@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.bot_runner import BotProcess
+from tests.support.bot_runner import REPO_ROOT, BotProcess, bot_env
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_requests import post_signed, slack_headers, slash_command_body
 
@@ -72,3 +76,81 @@ def test_sigterm_shuts_down_cleanly(process: BotProcess) -> None:
     assert process.terminate() in (0, -signal.SIGTERM)
     assert re.search(r"\bstopped\b", process.output())
     assert "Traceback" not in process.output()
+
+
+# Modules a configuration may or may not need; `serve` must load only those it uses.
+OPTIONAL_MODULES = {
+    "postgresql": ("psycopg", "sqlalchemy.dialects.postgresql"),
+    "metrics": ("prometheus_client",),
+    "socket mode": ("slack_sdk.socket_mode", "slack_bolt.adapter.socket_mode"),
+    "emulator": ("bot.upstox.emulator",),
+    "httpx cli": ("httpx._main",),
+    # FastAPI imports it to check a route's pydantic fields: the routes declare none.
+    "pydantic v1": ("pydantic.v1",),
+}
+
+# `python -m bot` up to the moment uvicorn would serve (the app built, Slack's auth.test
+# tried), then the optional modules it has loaded, as JSON.
+_SERVE_AND_LIST_MODULES = """
+import json, sys
+import uvicorn
+
+def run(self, sockets=None):
+    for sock in sockets or []:
+        sock.close()
+    optional = json.loads(sys.argv[1])
+    print(json.dumps(sorted(
+        name for name, prefixes in optional.items()
+        if any(
+            (m == p or m.startswith(p + ".")) and module is not None
+            for p in prefixes for m, module in list(sys.modules.items())
+        )
+    )))
+
+uvicorn.Server.run = run
+from bot.__main__ import main
+sys.exit(main([]))
+"""
+
+
+def loaded_optional_modules(tmp_path: Path, **overrides: str) -> list[str]:
+    env = bot_env(
+        slack_api_url="http://127.0.0.1:9/api/",  # unreachable: the bot starts anyway
+        upstox_base_url="http://127.0.0.1:9",
+        database_url=overrides.pop("database_url", f"sqlite:///{tmp_path / 'bot.db'}"),
+        **overrides,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", _SERVE_AND_LIST_MODULES, json.dumps(OPTIONAL_MODULES)],
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(REPO_ROOT),
+            **env,
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_serve_loads_no_module_the_configuration_does_not_use(tmp_path: Path) -> None:
+    # SQLite, HTTP mode, no metrics: no PostgreSQL driver or dialect, no prometheus_client,
+    # no Socket Mode client, no emulator, no httpx command-line client (rich), no pydantic v1.
+    assert loaded_optional_modules(tmp_path) == []
+
+
+def test_serve_loads_what_the_configuration_uses(tmp_path: Path) -> None:
+    # The same check, for a configuration that does use them (engines connect lazily, so
+    # PostgreSQL need not be running).
+    loaded = loaded_optional_modules(
+        tmp_path,
+        database_url="postgresql://nobody@127.0.0.1:9/none",
+        metrics_enabled="true",
+    )
+    assert loaded == ["metrics", "postgresql"]

@@ -362,9 +362,9 @@ class TokenDelivery:
         # Backoff between webhook attempts: base × 2^(attempt-1), capped.
         self.backoff_base = 2.0
         self.backoff_cap = 300.0
-        self._http = http or httpx.AsyncClient(
-            timeout=WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False
-        )
+        # Made at the first webhook POST: most set-ups have no webhook, and each client
+        # loads the CA bundle (tens of ms and about a MB at start-up).
+        self._http = http
         for app in apps:
             secrets: list[str | None] = [k.get_secret_value() for k in app.sinks.api_keys]
             if app.sinks.webhook is not None:
@@ -734,6 +734,10 @@ class TokenDelivery:
             SIGNATURE_HEADER: sign(target.secret, timestamp, body),
         }
         try:
+            if self._http is None:
+                self._http = httpx.AsyncClient(
+                    timeout=WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False
+                )
             answer = await self._http.post(target.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             return type(exc).__name__
@@ -813,7 +817,8 @@ class TokenDelivery:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
 
 def _not_picked_up_text(app: TokenApp, issued_at: datetime, after: timedelta) -> str:

@@ -51,14 +51,19 @@ def add_token_routes(app: FastAPI, deliveries: Mapping[str, TokenDelivery]) -> N
     async def token(request: Request) -> Response:
         return await serve(request, None)
 
+    # Path parameters are read from the request: a typed parameter makes FastAPI build a
+    # pydantic validation model per route at start-up (importing pydantic.v1 to check it).
     @app.get(TOKEN_PATH + "/{app_name}")
-    async def app_token(request: Request, app_name: str) -> Response:
+    async def app_token(request: Request) -> Response:
+        app_name: str = request.path_params["app_name"]
         if len(deliveries) > 1 and app_name in deliveries:
             return await serve(request, None, deliveries[app_name])
         return await serve(request, app_name)
 
     @app.get(TOKEN_PATH + "/{account}/{app_name}")
-    async def account_app_token(request: Request, account: str, app_name: str) -> Response:
+    async def account_app_token(request: Request) -> Response:
+        account: str = request.path_params["account"]
+        app_name: str = request.path_params["app_name"]
         delivery = deliveries.get(account)
         if delivery is None:
             return Response(status_code=401, headers={**_NO_STORE, "WWW-Authenticate": "Bearer"})

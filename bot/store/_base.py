@@ -3,15 +3,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ist import Clock
 
-UpsertInsert = postgresql.Insert | sqlite.Insert
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql
+
+    UpsertInsert = postgresql.Insert | sqlite.Insert
 
 T = TypeVar("T")
 
@@ -65,5 +68,10 @@ class Repository:
     def _insert(self, table: Table) -> UpsertInsert:
         """An INSERT that knows ON CONFLICT (both backends spell it the same way)."""
         if self._engine.dialect.name == "postgresql":
-            return postgresql.insert(table)
+            # Imported here: `sqlalchemy.dialects.postgresql` loads every PostgreSQL
+            # driver's dialect module, which a SQLite bot never needs. (A PostgreSQL engine
+            # has already imported it, so this is a dictionary lookup.)
+            from sqlalchemy.dialects.postgresql import insert
+
+            return insert(table)
         return sqlite.insert(table)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, event, inspect, select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import Column, CreateColumn
@@ -24,7 +24,7 @@ from bot.store.deliveries import DeliveryRepository
 from bot.store.moves import MoveRepository
 from bot.store.oauth_states import OAuthStateRepository
 from bot.store.requests import RequestRepository
-from bot.store.tables import SCHEMA_VERSION, metadata, schema_version
+from bot.store.tables import SCHEMA_FINGERPRINT, SCHEMA_VERSION, metadata, schema_version
 from bot.store.token_requests import TokenRequestRepository
 from bot.store.tokens import TokenRepository
 from bot.store.week_refusals import WeekRefusalRepository
@@ -112,11 +112,34 @@ class Database:
         return self.engine.dialect.name
 
     async def create_schema(self) -> None:
-        """Create missing tables, columns and indexes; never drops or rewrites data."""
+        """Create missing tables, columns and indexes; never drops or rewrites data.
+
+        When the stored version and fingerprint are this bot's (every start after the first
+        on a given schema), that one SELECT is all: nothing is reflected, locked or written.
+        Otherwise the migration runs in one transaction, under an advisory lock on
+        PostgreSQL (replicas starting together take turns; the second finds it done)."""
+        if await self._schema_is_current():
+            return
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():
                 await conn.run_sync(_migrate, self.clock)
+
+    async def _schema_is_current(self) -> bool:
+        query = select(schema_version.c.version, schema_version.c.fingerprint).where(
+            schema_version.c.id == 1
+        )
+        try:
+            async with self.engine.connect() as conn:
+                row = (await conn.execute(query)).first()
+        except DBAPIError:
+            # No schema_version table or no fingerprint column yet: a new database or one
+            # an older bot migrated. (An unreachable database fails the migration next.)
+            return False
+        return row is not None and (row.version, row.fingerprint) == (
+            SCHEMA_VERSION,
+            SCHEMA_FINGERPRINT,
+        )
 
     async def ping(self, timeout_s: float = 2.0) -> bool:
         """For /readyz: can we run a query right now?"""
@@ -175,14 +198,18 @@ async def open_database(
 def _migrate(conn: Connection, clock: Clock) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
-    metadata.create_all(conn)
     inspector = inspect(conn)
-    for table in metadata.sorted_tables:
+    existing = set(inspector.get_table_names())
+    # Tables created here are complete: only the ones already there are inspected further.
+    missing = [table for table in metadata.sorted_tables if table.name not in existing]
+    metadata.create_all(conn, tables=missing, checkfirst=False)
+    older = [table for table in metadata.sorted_tables if table.name in existing]
+    for table in older:
         present = {col["name"] for col in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name not in present:
                 _add_column(conn, table, column)
-    for table in metadata.sorted_tables:
+    for table in older:
         present_ix = {ix["name"] for ix in inspector.get_indexes(table.name)}
         for index in table.indexes:
             if index.name not in present_ix:
@@ -226,20 +253,19 @@ def _add_column(conn: Connection, table: Table, column: Column[Any]) -> None:
 
 
 def _record_version(conn: Connection, clock: Clock) -> None:
-    current = conn.execute(
-        select(schema_version.c.version).where(schema_version.c.id == 1)
-    ).scalar_one_or_none()
-    if current is None:
-        conn.execute(
-            schema_version.insert().values(id=1, version=SCHEMA_VERSION, updated_at=clock())
+    row = conn.execute(
+        select(schema_version.c.version, schema_version.c.fingerprint).where(
+            schema_version.c.id == 1
         )
-    elif current < SCHEMA_VERSION:
-        conn.execute(
-            schema_version.update()
-            .where(schema_version.c.id == 1)
-            .values(version=SCHEMA_VERSION, updated_at=clock())
-        )
-    elif current > SCHEMA_VERSION:
+    ).first()
+    ours = {"version": SCHEMA_VERSION, "fingerprint": SCHEMA_FINGERPRINT, "updated_at": clock()}
+    if row is None:
+        conn.execute(schema_version.insert().values(id=1, **ours))
+    elif row.version < SCHEMA_VERSION or (
+        row.version == SCHEMA_VERSION and row.fingerprint != SCHEMA_FINGERPRINT
+    ):
+        conn.execute(schema_version.update().where(schema_version.c.id == 1).values(**ours))
+    elif row.version > SCHEMA_VERSION:
         log.warning(
-            "database schema version %s is newer than this bot's %s", current, SCHEMA_VERSION
+            "database schema version %s is newer than this bot's %s", row.version, SCHEMA_VERSION
         )

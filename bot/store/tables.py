@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -35,6 +37,9 @@ schema_version = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("version", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # SCHEMA_FINGERPRINT of the bot that last migrated: equal to ours (and the version
+    # too), start-up skips the migration.
+    Column("fingerprint", String(64)),
 )
 
 change_requests = Table(
@@ -226,3 +231,18 @@ host_moves = Table(
     Column("card_channel", String(64)),
     Column("card_ts", String(64)),
 )
+
+
+def _fingerprint(tables: MetaData) -> str:
+    """A digest of what the migration creates when missing: every table, column and index
+    by name. It changes whenever one is added, so a database migrated by an older bot (even
+    one with the same SCHEMA_VERSION) is migrated again, without relying on a version bump."""
+    parts = []
+    for table in tables.sorted_tables:
+        columns = ",".join(column.name for column in table.columns)
+        indexes = ",".join(sorted(str(index.name) for index in table.indexes))
+        parts.append(f"{table.name}({columns})[{indexes}]")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+SCHEMA_FINGERPRINT = _fingerprint(metadata)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,15 +14,16 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
     inspect,
     select,
     text,
 )
 
-from bot.store import normalise_url, open_database
+from bot.store import Database, normalise_url, open_database
 from bot.store.models import TokenSource
-from bot.store.tables import SCHEMA_VERSION, schema_version
-from tests.support.databases import SECRET, FakeClock
+from bot.store.tables import SCHEMA_FINGERPRINT, SCHEMA_VERSION, metadata, schema_version
+from tests.support.databases import SECRET, FakeClock, database_url
 
 
 @pytest.mark.parametrize(
@@ -167,3 +169,96 @@ async def test_ping_fails_cleanly_when_unreachable() -> None:
         assert await db.ping(timeout_s=5) is False
     finally:
         await db.close()
+
+
+def _statements(db: Database) -> list[str]:
+    """Every SQL statement the engine sends from now on."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    return sent
+
+
+async def _columns(db: Database, table: str) -> set[str]:
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(lambda c: {col["name"] for col in inspect(c).get_columns(table)})
+
+
+async def test_a_current_schema_costs_one_select_at_start(db_url: str, clock: FakeClock) -> None:
+    first = await open_database(db_url, clock=clock)
+    await first.close()
+    db = await open_database(db_url, clock=clock, create_schema=False)
+    try:
+        sent = _statements(db)
+        await db.create_schema()
+        # SQLite's explicit BEGIN aside: one SELECT of the version row. No reflection, no
+        # DDL, no lock, no write.
+        queries = [s for s in sent if s.upper() != "BEGIN"]
+        assert len(queries) == 1, sent
+        assert queries[0].upper().startswith("SELECT")
+        assert "schema_version" in queries[0]
+    finally:
+        await db.close()
+
+
+async def test_a_new_database_gets_every_table_and_its_fingerprint(
+    db_url: str, clock: FakeClock
+) -> None:
+    db = await open_database(db_url, clock=clock)
+    try:
+        async with db.engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+            row = (await conn.execute(select(schema_version))).one()
+        assert tables >= {table.name for table in metadata.sorted_tables}
+        assert (row.version, row.fingerprint) == (SCHEMA_VERSION, SCHEMA_FINGERPRINT)
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("older", ["other fingerprint", "no fingerprint column"])
+async def test_a_schema_an_older_bot_migrated_is_migrated_again(
+    db_url: str, clock: FakeClock, older: str
+) -> None:
+    """Same SCHEMA_VERSION, but a column this bot added since is missing: the stored
+    fingerprint (or its absence, before fingerprints) sends start-up down the full path."""
+    first = await open_database(db_url, clock=clock)
+    async with first.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE change_requests DROP COLUMN card_ts"))
+        if older == "other fingerprint":
+            await conn.execute(text("UPDATE schema_version SET fingerprint = 'older'"))
+        else:
+            await conn.execute(text("ALTER TABLE schema_version DROP COLUMN fingerprint"))
+    await first.close()
+
+    db = await open_database(db_url, clock=clock, secret_key=SECRET)
+    try:
+        assert "card_ts" in await _columns(db, "change_requests")
+        async with db.engine.connect() as conn:
+            row = (await conn.execute(select(schema_version))).one()
+        assert (row.version, row.fingerprint) == (SCHEMA_VERSION, SCHEMA_FINGERPRINT)
+        assert await db.schema_problems() == []
+    finally:
+        await db.close()
+
+
+@pytest.mark.postgres
+async def test_replicas_migrating_a_new_postgresql_schema_together_take_turns(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """The advisory lock: without it, simultaneous CREATE TABLEs collide."""
+    with database_url("postgresql", tmp_path) as url:
+        replicas = [await open_database(url, clock=clock, create_schema=False) for _ in range(4)]
+        try:
+            await asyncio.gather(*(replica.create_schema() for replica in replicas))
+            assert await replicas[0].schema_problems() == []
+            async with replicas[0].engine.connect() as conn:
+                rows = (await conn.execute(select(schema_version))).all()
+            assert [(r.version, r.fingerprint) for r in rows] == [
+                (SCHEMA_VERSION, SCHEMA_FINGERPRINT)
+            ]
+        finally:
+            for replica in replicas:
+                await replica.close()
