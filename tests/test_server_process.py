@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -90,22 +91,26 @@ OPTIONAL_MODULES = {
 }
 
 # `python -m bot` up to the moment uvicorn would serve (the app built, Slack's auth.test
-# tried), then the optional modules it has loaded, as JSON.
+# tried), then the optional modules it has loaded and the garbage collector's state, as JSON.
 _SERVE_AND_LIST_MODULES = """
-import json, sys
+import gc, json, sys
 import uvicorn
 
 def run(self, sockets=None):
     for sock in sockets or []:
         sock.close()
     optional = json.loads(sys.argv[1])
-    print(json.dumps(sorted(
-        name for name, prefixes in optional.items()
-        if any(
-            (m == p or m.startswith(p + ".")) and module is not None
-            for p in prefixes for m, module in list(sys.modules.items())
-        )
-    )))
+    print(json.dumps({
+        "optional": sorted(
+            name for name, prefixes in optional.items()
+            if any(
+                (m == p or m.startswith(p + ".")) and module is not None
+                for p in prefixes for m, module in list(sys.modules.items())
+            )
+        ),
+        "gc_enabled": gc.isenabled(),
+        "frozen": gc.get_freeze_count(),
+    }))
 
 uvicorn.Server.run = run
 from bot.__main__ import main
@@ -113,7 +118,7 @@ sys.exit(main([]))
 """
 
 
-def loaded_optional_modules(tmp_path: Path, **overrides: str) -> list[str]:
+def serve_until_uvicorn(tmp_path: Path, **overrides: str) -> dict[str, Any]:
     env = bot_env(
         slack_api_url="http://127.0.0.1:9/api/",  # unreachable: the bot starts anyway
         upstox_base_url="http://127.0.0.1:9",
@@ -135,8 +140,22 @@ def loaded_optional_modules(tmp_path: Path, **overrides: str) -> list[str]:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    state: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return state
+
+
+def loaded_optional_modules(tmp_path: Path, **overrides: str) -> list[str]:
+    loaded: list[str] = serve_until_uvicorn(tmp_path, **overrides)["optional"]
     return loaded
+
+
+def test_serve_freezes_what_start_up_built_and_collects_garbage_again(tmp_path: Path) -> None:
+    # The collector is off while start-up builds what lives as long as the process, then
+    # that is frozen out of its sight (no full collection walks it mid-burst), and it is on
+    # again for everything the requests make.
+    state = serve_until_uvicorn(tmp_path)
+    assert state["gc_enabled"] is True
+    assert state["frozen"] > 100_000
 
 
 def test_serve_loads_no_module_the_configuration_does_not_use(tmp_path: Path) -> None:
