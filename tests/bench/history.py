@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -44,9 +45,11 @@ async def seed_audit(url: str, account: str, count: int, secret_key: str) -> flo
 
 
 async def time_pages(
-    url: str, account: str, *, page: int, page_size: int, repeats: int, secret_key: str
-) -> list[float]:
-    """Seconds per read of history page `page` on a warm connection pool (one warm-up call).
+    url: str, account: str, *, pages: list[int], page_size: int, repeats: int, secret_key: str
+) -> dict[int, list[float]]:
+    """Seconds per read of each history page in `pages` on one warm connection pool (one
+    warm-up read each), the pages read in turn so that they meet the same machine (an
+    autovacuum of the freshly seeded table, another process) rather than one after another.
 
     Page 1 is `db.audit.page`, as `/staticip history` reads it. A later page is read as the
     Older button reads it: `db.audit.older` with the cursor the page before it ends at (the
@@ -54,28 +57,37 @@ async def time_pages(
     """
     db = await open_database(url, secret_key=secret_key, create_schema=False)
     try:
-        if page == 1:
-
-            async def read() -> AuditPage | None:
-                return await db.audit.page(account, page=1, page_size=page_size)
-
-        else:
-            before = await _cursor_before(db, account, page=page, page_size=page_size)
-
-            async def read() -> AuditPage | None:
-                return await db.audit.older(account, before=before, page=page, page_size=page_size)
-
-        await read()
-        timings = []
+        reads = {page: await _reader(db, account, page, page_size) for page in pages}
+        for read in reads.values():
+            await read()
+        timings: dict[int, list[float]] = {page: [] for page in pages}
         for _ in range(repeats):
-            started = time.monotonic()
-            result = await read()
-            timings.append(time.monotonic() - started)
-            if result is None or not result.entries:
-                raise RuntimeError(f"history page {page} came back empty")
+            for page, read in reads.items():
+                started = time.monotonic()
+                result = await read()
+                timings[page].append(time.monotonic() - started)
+                if result is None or not result.entries:
+                    raise RuntimeError(f"history page {page} came back empty")
     finally:
         await db.close()
     return timings
+
+
+async def _reader(
+    db: Database, account: str, page: int, page_size: int
+) -> Callable[[], Awaitable[AuditPage | None]]:
+    if page == 1:
+
+        async def first() -> AuditPage | None:
+            return await db.audit.page(account, page=1, page_size=page_size)
+
+        return first
+    before = await _cursor_before(db, account, page=page, page_size=page_size)
+
+    async def older() -> AuditPage | None:
+        return await db.audit.older(account, before=before, page=page, page_size=page_size)
+
+    return older
 
 
 async def _cursor_before(db: Database, account: str, *, page: int, page_size: int) -> int:

@@ -200,16 +200,15 @@ async def measure_history(
         count = args.history_events
         seed_s = await seed_audit(url, UPSTOX_CLIENT_ID, count, BOT_SECRET_KEY)
         last_page = max(1, -(-count // args.history_page_size))
-        timings = {}
-        for label, page in (("first", 1), ("last", last_page)):
-            timings[label] = await time_pages(
-                url,
-                UPSTOX_CLIENT_ID,
-                page=page,
-                page_size=args.history_page_size,
-                repeats=args.history_repeats,
-                secret_key=BOT_SECRET_KEY,
-            )
+        by_page = await time_pages(
+            url,
+            UPSTOX_CLIENT_ID,
+            pages=[1, last_page],
+            page_size=args.history_page_size,
+            repeats=args.history_repeats,
+            secret_key=BOT_SECRET_KEY,
+        )
+        timings = {"first": by_page[1], "last": by_page[last_page]}
         progress(f"history {backend}: seeded {count} in {seed_s:.1f} s")
         endpoint = await _history_endpoint(
             backend, serve_env(sink, emulator, url, args.upstox_latency), tmp, sink, args
