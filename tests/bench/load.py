@@ -135,6 +135,11 @@ def _build(netloc: str, sink: SlackSink, text: str, key: str, *, close: bool) ->
     return Connection.request(netloc, "/slack/events", body, slack_headers(body), close=close)
 
 
+def _address(base_url: str) -> tuple[str, str, int]:
+    address = urlsplit(base_url)
+    return address.netloc, address.hostname or "127.0.0.1", address.port or 80
+
+
 async def _bursts(
     result: LevelResult,
     base_url: str,
@@ -143,8 +148,7 @@ async def _bursts(
     answer_timeout: float,
     deadline: float,
 ) -> None:
-    address = urlsplit(base_url)
-    host, port = address.hostname or "127.0.0.1", address.port or 80
+    netloc, host, port = _address(base_url)
     concurrency, requests = result.concurrency, result.requests
     connections = [Connection(host, port) for _ in range(concurrency)]
     done = 0
@@ -155,7 +159,7 @@ async def _bursts(
                 break
             size = min(concurrency, requests - done)
             keys = [f"{result.label}-{next(_keys)}" for _ in range(size)]
-            built = [_build(address.netloc, sink, text, key, close=False) for key in keys]
+            built = [_build(netloc, sink, text, key, close=False) for key in keys]
             burst_started = time.monotonic()
             sent = await asyncio.gather(
                 *(
@@ -181,10 +185,9 @@ async def _closed_loop(
     answer_timeout: float,
     deadline: float,
 ) -> None:
-    address = urlsplit(base_url)
-    host, port = address.hostname or "127.0.0.1", address.port or 80
+    netloc, host, port = _address(base_url)
     keys = [f"{result.label}-{next(_keys)}" for _ in range(result.requests)]
-    built = [_build(address.netloc, sink, text, key, close=True) for key in keys]
+    built = [_build(netloc, sink, text, key, close=True) for key in keys]
     pending = iter(zip(keys, built, strict=True))  # shared by the senders
     sent: list[_Sent] = []
 
