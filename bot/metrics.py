@@ -103,10 +103,6 @@ def enable() -> None:
     )
 
 
-def enabled() -> bool:
-    return _metrics is not None
-
-
 def command(subcommand: str, outcome: str) -> None:
     if _metrics is None:
         return

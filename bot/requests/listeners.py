@@ -41,7 +41,13 @@ from bot.requests.blocks import (
     submitted_values,
 )
 from bot.requests.moves import HostMoves, MoveRequested
-from bot.requests.service import ChangeRequestService, Desks, InvalidFields, Verb
+from bot.requests.service import (
+    HISTORY_AGAIN,
+    ChangeRequestService,
+    Desks,
+    InvalidFields,
+    Verb,
+)
 from bot.slack.channel import SlackChannel
 from bot.slack.commands import (
     CommandContext,
@@ -52,7 +58,6 @@ from bot.slack.commands import (
 )
 from bot.slack.mrkdwn import code
 
-AGAIN = "Use `/staticip history` to start again."
 USAGE = (
     "Usage: `/staticip set <primary> [<secondary>] <reason…>`, "
     "e.g. `/staticip set 8.8.8.8 moved to the new VPS`."
@@ -349,13 +354,10 @@ def register(app: AsyncApp, desks: Desks, moves: HostMoves) -> None:
         async with error_boundary("history Older click", tell):
             cursor = read_cursor(clicked_value(body))
             if cursor is None:
-                raise UserFacingError(f"That is not a history page; nothing was changed. {AGAIN}")
-            desk = desks.named(cursor.account) if cursor.account else None
-            if desk is None and not cursor.account and len(desks.all) == 1:
-                desk = desks.default
-            if desk is None:
-                raise UserFacingError(f"There is no such account; nothing was changed. {AGAIN}")
-            page = await desk.requests.older_history(cursor.before, cursor.page)
+                raise UserFacingError(
+                    f"That is not a history page; nothing was changed. {HISTORY_AGAIN}"
+                )
+            page = await desks.older_history(cursor.account, cursor.before, cursor.page)
             text, blocks = history_message(page, cursor.account or None)
             # The history is an ephemeral message: only its response_url can replace it.
             await respond(

@@ -45,6 +45,7 @@ MAX_REASON = 500
 # within hours; a login days later is not news about that change).
 LOGIN_FOLLOW_UP_WINDOW = timedelta(days=2)
 HISTORY_PAGE_SIZE = 10
+HISTORY_AGAIN = "Use `/staticip history` to start again."
 _REQUEST_ID = re.compile(r"^r-[a-z0-9]{4,30}$")
 
 
@@ -730,7 +731,7 @@ class ChangeRequestService:
         if result is None:
             raise UserFacingError(
                 "That history page is not this account's (or no longer exists); "
-                "nothing was changed. Use `/staticip history` to start again."
+                f"nothing was changed. {HISTORY_AGAIN}"
             )
         return result
 
@@ -766,6 +767,16 @@ class Desks:
 
     def of_key(self, key: str) -> AccountDesk | None:
         return self._by_key.get(key)
+
+    async def older_history(self, account_name: str, before: int, page: int) -> AuditPage:
+        """An Older click's page: the cursor names its account ("" when the bot has one);
+        a name that is no account's is refused, like a foreign event id."""
+        desk = self.named(account_name) if account_name else None
+        if desk is None and not account_name and len(self.all) == 1:
+            desk = self.default
+        if desk is None:
+            raise UserFacingError(f"There is no such account; nothing was changed. {HISTORY_AGAIN}")
+        return await desk.requests.older_history(before, page)
 
     async def of_request(self, request_id: str) -> AccountDesk:
         if len(self.all) == 1:
