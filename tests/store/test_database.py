@@ -14,7 +14,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    event,
     inspect,
     select,
     text,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 from bot.store import Database, normalise_url, open_database
 from bot.store.models import TokenSource
 from bot.store.tables import SCHEMA_FINGERPRINT, SCHEMA_VERSION, metadata, schema_version
-from tests.support.databases import SECRET, FakeClock, database_url
+from tests.support.databases import SECRET, FakeClock, database_url, statements_sent
 
 
 @pytest.mark.parametrize(
@@ -171,17 +170,6 @@ async def test_ping_fails_cleanly_when_unreachable() -> None:
         await db.close()
 
 
-def _statements(db: Database) -> list[str]:
-    """Every SQL statement the engine sends from now on."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(" ".join(statement.split()))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    return sent
-
-
 async def _columns(db: Database, table: str) -> set[str]:
     async with db.engine.connect() as conn:
         return await conn.run_sync(lambda c: {col["name"] for col in inspect(c).get_columns(table)})
@@ -192,8 +180,8 @@ async def test_a_current_schema_costs_one_select_at_start(db_url: str, clock: Fa
     await first.close()
     db = await open_database(db_url, clock=clock, create_schema=False)
     try:
-        sent = _statements(db)
-        await db.create_schema()
+        with statements_sent(db.engine) as sent:
+            await db.create_schema()
         # SQLite's explicit BEGIN aside: one SELECT of the version row. No reflection, no
         # DDL, no lock, no write.
         queries = [s for s in sent if s.upper() != "BEGIN"]

@@ -7,28 +7,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
-
 from bot.store import Database
 from bot.store.request_states import RequestState
 from tests.store.test_requests import make_request
+from tests.support.databases import statements_sent
 
 
 @contextmanager
 def selects_of(db: Database, table: str) -> Iterator[list[str]]:
     """Every SELECT on `table` that reaches the database while the block runs."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
-            seen.append(statement)
-
-    sync_engine = db.engine.sync_engine
-    event.listen(sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", record)
+    with statements_sent(db.engine) as sent:
+        yield sent
+    sent[:] = [s for s in sent if s.upper().startswith("SELECT") and f"FROM {table}" in s]
 
 
 async def test_fifty_concurrent_list_open_make_one_query(db: Database) -> None:
